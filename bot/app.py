@@ -1,0 +1,107 @@
+"""The one factory that builds pmbot: store, service, mail backend, templates, clock.
+
+Nothing is created at import time; tests build the bot from `create_app` with their own
+settings, clock and (if they like) a mail backend made of plain functions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.events import Prompt
+from bot.mail.base import MailBackend, MailError
+from bot.mail.compose import Composer
+from bot.periods import LONDON, Period, WorkingCalendar
+from bot.service import Service
+from bot.settings import ConfigError, Settings
+from bot.store import Store
+from bot.templating import make_environment
+from handlers.email_reply import ReplyResult, handle_reply
+
+log = logging.getLogger("pmbot")
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(LONDON)
+
+
+@dataclass
+class PollSummary:
+    results: list[ReplyResult] = field(default_factory=list)
+
+    def count(self, outcome: str) -> int:
+        return sum(r.outcome == outcome for r in self.results)
+
+
+@dataclass
+class Bot:
+    settings: Settings
+    store: Store
+    service: Service
+    mail: MailBackend
+    composer: Composer
+    clock: Clock
+
+    def send_prompts(self, cycle: Period) -> list[Prompt]:
+        """Email each owner who has outstanding measures and no prompt yet for this cycle."""
+        now = self.clock()
+        sent = []
+        for prompt in self.service.due_prompts(cycle, now):
+            reference = self.mail.send(self.composer.prompt(prompt, now))
+            # Recorded only once sent: a failed send is tried again next time, not lost.
+            self.service.record_prompt(prompt, now, reference)
+            sent.append(prompt)
+        return sent
+
+    def poll_mail(self) -> PollSummary:
+        """Process every message in the inbox once; each is moved out of the inbox after."""
+        summary = PollSummary()
+        for mail in self.mail.fetch():
+            result = handle_reply(
+                mail,
+                service=self.service,
+                composer=self.composer,
+                backend=self.mail,
+                bot_address=self.settings.mail_from,
+                now=self.clock(),
+            )
+            self.mail.mark_done(mail)
+            log.info("mail %s from %s: %s (%s)", result.message_id, result.sender,
+                     result.outcome, result.reason)  # fmt: skip
+            summary.results.append(result)
+        return summary
+
+    def close(self) -> None:
+        self.mail.close()
+        self.store.close()
+
+
+def make_mail_backend(settings: Settings) -> MailBackend:
+    if settings.mail_backend == "maildir":
+        from bot.mail.maildir import MaildirBackend
+
+        return MaildirBackend(settings.maildir)
+    raise ConfigError(
+        f"PMBOT_MAIL_BACKEND={settings.mail_backend} is not available in this version; "
+        "use maildir"
+    )
+
+
+def create_app(
+    settings: Settings, *, clock: Clock = system_clock, mail: MailBackend | None = None
+) -> Bot:
+    store = Store(settings.db_path)
+    store.migrate()
+    calendar = WorkingCalendar(settings.calendar)
+    service = Service(store, calendar, coordinators=settings.coordinators)
+    composer = Composer(
+        make_environment(settings.templates_dir), settings.mail_from, settings.mail_domain
+    )
+    return Bot(settings, store, service, mail or make_mail_backend(settings), composer, clock)
+
+
+__all__ = ["Bot", "MailError", "create_app", "make_mail_backend", "system_clock"]

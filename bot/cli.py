@@ -1,0 +1,293 @@
+"""The `pmbot` command line. Each command parses its options, calls the app, prints the result.
+
+A mistake the user can fix (a bad file, an unknown measure, a bad setting) ends with one line on
+stderr and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from bot.app import Bot, Clock, create_app, system_clock
+from bot.events import Submission
+from bot.mail.base import MailError
+from bot.measures import ImportRejected
+from bot.periods import LONDON, InvalidPeriod, Period, parse_period, reporting_period
+from bot.settings import ConfigError, Settings
+
+USER_ERRORS = (ImportRejected, InvalidPeriod, ConfigError, MailError, FileNotFoundError)
+
+
+class UsageError(Exception):
+    """Wrong use of a command; the message says what to type instead."""
+
+
+def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name, default in (("db", None), ("now", None), ("verbose", False)):
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    if not getattr(args, "handler", None):
+        getattr(args, "help_parser", parser).print_help()
+        return 2
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")  # fmt: skip
+    try:
+        settings = Settings.from_env().with_db(args.db)
+        if args.now:
+            fixed = parse_now(args.now)
+            clock = lambda: fixed  # noqa: E731
+        return args.handler(args, settings, clock or system_clock) or 0
+    except ImportRejected as exc:
+        print(f"pmbot: {exc}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    except (*USER_ERRORS, UsageError) as exc:
+        print(f"pmbot: {exc}", file=sys.stderr)
+        return 1
+
+
+def parse_now(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise UsageError(f"--now {text!r} is not a time; use e.g. 2026-11-09T10:00") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=LONDON)
+
+
+def with_bot(run: Callable[[argparse.Namespace, Bot], int | None]):
+    """Build the bot for a command and close it afterwards."""
+
+    def handler(args: argparse.Namespace, settings: Settings, clock: Clock) -> int | None:
+        bot = create_app(settings, clock=clock)
+        try:
+            return run(args, bot)
+        finally:
+            bot.close()
+
+    return handler
+
+
+def cycle_arg(args: argparse.Namespace, bot: Bot) -> Period:
+    if getattr(args, "period", None):
+        return parse_period(args.period)
+    return reporting_period(bot.clock().astimezone(LONDON).date())
+
+
+def print_json(data) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+@with_bot
+def cmd_init(args, bot: Bot) -> None:
+    print(f"Database ready at {bot.settings.db_path} (schema version {bot.store.schema_version()})")
+
+
+@with_bot
+def cmd_measures_import(args, bot: Bot) -> None:
+    changes = bot.service.import_register(Path(args.file), bot.clock())
+    total = len(bot.service.measures())
+    print(f"Imported {args.file}: {total} active measures "
+          f"({len(changes['added'])} added, {len(changes['updated'])} updated, "
+          f"{len(changes['deactivated'])} deactivated)")  # fmt: skip
+    if changes["deactivated"]:
+        print(f"Deactivated (not in the file): {', '.join(changes['deactivated'])}")
+
+
+@with_bot
+def cmd_measures_list(args, bot: Bot) -> None:
+    measures = bot.service.measures()
+    if args.json:
+        print_json({"measures": [m.as_dict() for m in measures]})
+        return
+    for m in measures:
+        print(f"{m.id:<8} {m.frequency:<9} {m.unit:<5} target {m.target:g} "
+              f"({m.better})  {m.name}  [{m.owner_email}]")  # fmt: skip
+    print(f"{len(measures)} measures")
+
+
+@with_bot
+def cmd_history_import(args, bot: Bot) -> None:
+    rows, new = bot.service.import_history(Path(args.file), bot.clock())
+    print(f"Imported {args.file}: {rows} rows, {new} new ({rows - new} already stored)")
+
+
+@with_bot
+def cmd_submit(args, bot: Bot) -> int:
+    measure = bot.service.measure(args.measure)
+    sender = args.as_email or (measure.owner_email if measure else "")
+    now = bot.clock()
+    outcome = bot.service.submit(
+        Submission(
+            measure_id=args.measure,
+            raw_value=args.value,
+            sender=sender,
+            channel="cli",
+            source_ref=f"cli:{now.isoformat()}:{args.measure}:{args.period}",
+            received_at=now,
+            commentary=args.comment or "",
+            period=args.period,
+        )
+    )
+    if not outcome.stored:
+        print(f"pmbot: not stored: {outcome.message}", file=sys.stderr)
+        return 1
+    revised = ", a correction" if outcome.revised else ""
+    print(f"{outcome.message} ({outcome.status.replace('_', ' ')}{revised})")
+    return 0
+
+
+@with_bot
+def cmd_status(args, bot: Bot) -> None:
+    report = bot.service.status(cycle_arg(args, bot), bot.clock())
+    if args.json:
+        print_json(report.as_json())
+        return
+    print(f"Cycle {report.cycle}: {report.submitted} of {len(report.measures)} measures in")
+    for row in report.measures:
+        value = row["display_value"] or "-"
+        revised = f" (revised x{row['revisions'] - 1})" if row["revisions"] > 1 else ""
+        print(f"  {row['id']:<8} {row['period']:<8} {row['status']:<13} {value:>12}{revised}  "
+              f"{row['name']}")  # fmt: skip
+    for owner, ids in sorted(report.outstanding.items()):
+        print(f"Outstanding: {owner}: {', '.join(ids)}")
+
+
+@with_bot
+def cmd_exceptions(args, bot: Bot) -> None:
+    cycle = cycle_arg(args, bot)
+    rows = bot.service.exceptions(cycle, bot.clock())
+    if args.json:
+        print_json({"cycle": str(cycle), "exceptions": rows})
+        return
+    if not rows:
+        print(f"No exceptions for {cycle}.")
+    for row in rows:
+        what = row["display_value"] or "no figure after the due date"
+        print(f"  {row['status'].upper():<8} {row['id']:<8} {what:>12}  target {row['target']:g}"
+              f"  {row['name']}  {row['commentary']}".rstrip())  # fmt: skip
+
+
+@with_bot
+def cmd_prompts_send(args, bot: Bot) -> None:
+    cycle = cycle_arg(args, bot)
+    sent = bot.send_prompts(cycle)
+    for prompt in sent:
+        print(f"Prompt to {prompt.owner_email}: {len(prompt.lines)} measures ({prompt.reference})")
+    print(f"{len(sent)} prompts sent for {cycle}" + ("" if sent else " (nothing new to send)"))
+
+
+@with_bot
+def cmd_mail_poll(args, bot: Bot) -> None:
+    summary = bot.poll_mail()
+    for result in summary.results:
+        print(f"  {result.outcome:<8} {result.sender or '?'}: {result.reason}")
+    print(f"{len(summary.results)} messages: {summary.count('stored')} stored, "
+          f"{summary.count('rejected')} rejected, {summary.count('ignored')} ignored, "
+          f"{summary.count('seen')} seen before")  # fmt: skip
+
+
+def cmd_demo(args, settings: Settings, clock: Clock) -> int:
+    from bot.demo import run_demo
+
+    return run_demo(Path(args.dir), settings)
+
+
+def cmd_serve(args, settings: Settings, clock: Clock) -> int:
+    from bot.serve import serve
+
+    return serve(settings, clock=clock, once=args.once)
+
+
+# -- parser -------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # SUPPRESS: otherwise a subcommand's unset default would overwrite `pmbot --db X command`.
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common.add_argument("--db", help="SQLite database file (default: $PMBOT_DB or data/pmbot.db)")
+    common.add_argument("--now", help="act as if it were this time, e.g. 2026-11-09T10:00")
+    common.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+
+    parser = argparse.ArgumentParser(
+        prog="pmbot",
+        description="Collect performance figures from their owners, check them, "
+        "and tell leaders what needs attention.",
+        parents=[common],
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(group, name: str, help: str, handler=None, **kwargs) -> argparse.ArgumentParser:
+        sub = group.add_parser(name, help=help, description=help, parents=[common], **kwargs)
+        if handler:
+            sub.set_defaults(handler=handler)
+        return sub
+
+    def group(name: str, help: str):
+        sub = command(commands, name, help)
+        sub.set_defaults(help_parser=sub)
+        return sub.add_subparsers(title="commands", metavar="COMMAND")
+
+    command(commands, "init", "Create the database or bring its schema up to date.", cmd_init)
+
+    measures = group("measures", "Manage the measure register.")
+    sub = command(measures, "import", "Import a register file (YAML or CSV); all or nothing.",
+                  cmd_measures_import)  # fmt: skip
+    sub.add_argument("file", help="register file, e.g. data/measures.yaml")
+    sub = command(measures, "list", "List the active measures.", cmd_measures_list)
+    sub.add_argument("--json", action="store_true", help="print JSON")
+
+    history = group("history", "Manage past figures.")
+    sub = command(history, "import", "Import past figures from CSV; all or nothing.",
+                  cmd_history_import)  # fmt: skip
+    sub.add_argument("file", help="CSV with measure_id, period, value, reason, commentary")
+
+    sub = command(commands, "submit", "Record a figure (as the owner, or --as a deputy; "
+                  "coordinators may enter figures on an owner's behalf).", cmd_submit)  # fmt: skip
+    sub.add_argument("measure", help="measure id, e.g. OD-01")
+    sub.add_argument("period", help="period, e.g. 2026-10 or 2026-Q3")
+    sub.add_argument("value", help="the value, e.g. 48, 87.5%%, '£1.2m' or 'n/a - reason'")
+    sub.add_argument("--comment", help="commentary (needed when the value is red)")
+    sub.add_argument("--as", dest="as_email", metavar="EMAIL",
+                     help="who is submitting (default: the measure's owner)")  # fmt: skip
+
+    for name, help, handler in (
+        ("status", "Each measure's figure and status, and who is outstanding.", cmd_status),
+        ("exceptions", "Red figures and figures missing after the due date.", cmd_exceptions),
+    ):
+        sub = command(commands, name, help, handler)
+        sub.add_argument("period", nargs="?", help="cycle, e.g. 2026-10 (default: last month)")
+        sub.add_argument("--json", action="store_true", help="print JSON")
+
+    prompts = group("prompts", "Ask owners for their figures.")
+    sub = command(prompts, "send", "Email a prompt to every owner with outstanding figures "
+                  "(once per owner and cycle).", cmd_prompts_send)  # fmt: skip
+    sub.add_argument("period", nargs="?", help="cycle, e.g. 2026-10 (default: last month)")
+
+    mail = group("mail", "Read replies.")
+    command(mail, "poll", "Process every reply waiting in the inbox.", cmd_mail_poll)
+
+    sub = command(commands, "demo", "Play a whole month on the sample data and show the result.",
+                  cmd_demo)  # fmt: skip
+    sub.add_argument("dir", nargs="?", default="data/demo",
+                     help="where to leave the demo's files (default: data/demo)")  # fmt: skip
+
+    sub = command(commands, "serve", "Run pmbot: the mail poller (Slack and the scheduler "
+                  "come later).", cmd_serve)  # fmt: skip
+    sub.add_argument("--once", action="store_true", help="poll once and exit")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

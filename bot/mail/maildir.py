@@ -1,0 +1,76 @@
+"""The offline mail backend: a Maildir tree (the default, and what `pmbot demo` uses).
+
+    data/mail/inbox/      replies are read from new/ and cur/
+    data/mail/outbox/     what pmbot sends is delivered to new/
+    data/mail/processed/  handled replies are moved here (cur/, flagged seen)
+
+Files are written the Maildir way (tmp/, then renamed into new/), so a reader never sees half a
+message, and a mail client or Dovecot can open the same tree.
+"""
+
+from __future__ import annotations
+
+import mailbox
+import os
+from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+
+from bot.mail.base import InboundMail, MailUnavailable
+
+PARSER = BytesParser(policy=policy.default)
+
+
+class MaildirBackend:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.inbox = mailbox.Maildir(self.root / "inbox", create=True)
+            self.outbox = mailbox.Maildir(self.root / "outbox", create=True)
+            self.processed = mailbox.Maildir(self.root / "processed", create=True)
+        except OSError as exc:
+            raise MailUnavailable(f"cannot open the Maildir at {self.root}: {exc}") from exc
+
+    def fetch(self) -> Iterator[InboundMail]:
+        inbox = self.root / "inbox"
+        entries = []
+        for sub in ("new", "cur"):
+            folder = inbox / sub
+            entries += [(entry.stat().st_mtime, entry.name, sub) for entry in os.scandir(folder)
+                        if entry.is_file() and not entry.name.startswith(".")]
+        for _, name, sub in sorted(entries):
+            path = inbox / sub / name
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:  # taken by another poller in the meantime
+                continue
+            yield InboundMail(key=f"{sub}/{name}", message=PARSER.parsebytes(data))
+
+    def send(self, message: EmailMessage) -> str:
+        self.outbox.add(message)
+        return str(message.get("Message-ID", ""))
+
+    def mark_done(self, mail: InboundMail) -> None:
+        source = self.root / "inbox" / mail.key
+        base_name = mail.key.split("/", 1)[1].split(":2,", 1)[0]
+        target = self.root / "processed" / "cur" / f"{base_name}:2,S"
+        try:
+            os.replace(source, target)
+        except FileNotFoundError:
+            pass  # already moved by an earlier run
+
+    def close(self) -> None:
+        pass
+
+    def outbox_messages(self) -> list[EmailMessage]:
+        """Everything sent so far, oldest first (for the demo and tests)."""
+        folder = self.root / "outbox" / "new"
+        paths = sorted(folder.iterdir(), key=lambda p: (p.stat().st_mtime, p.name))
+        return [PARSER.parsebytes(p.read_bytes()) for p in paths]
+
+    def deliver_to_inbox(self, message: EmailMessage | bytes) -> str:
+        """Drop a message into the inbox as a mail server would (demo, tests, benchmarks)."""
+        return self.inbox.add(message)

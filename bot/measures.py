@@ -1,0 +1,280 @@
+"""The measure register: load a YAML or CSV file, validate every row, return measures and people.
+
+The register is also the glossary leaders read, so the descriptive fields travel with each measure.
+Validation looks at every row before anything is returned, so that a file with one bad row is
+rejected whole and the user sees every problem at once:
+
+>>> rows = [{"id": "OD-01", "name": "Backlog", "area": "Operational delivery", "unit": "count",
+...          "better": "down", "target": 500, "owner_email": "a@agency.example"}]
+>>> register = validate_register(rows)
+>>> register.measures[0].target
+500.0
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.tolerance import InvalidTolerance, parse_tolerance
+from bot.values import MEASURE_ID_PATTERN
+
+UNITS = ("%", "days", "count", "£", "score")
+DIRECTIONS = ("up", "down", "neutral")
+FREQUENCIES = ("monthly", "quarterly")
+ROLES = ("owner", "deputy", "coordinator", "leadership")
+FIELDS = (
+    "id", "name", "area", "description", "limitations", "source", "unit", "better", "target",
+    "amber_tolerance", "red_tolerance", "frequency", "owner_email", "deputy_email",
+)  # fmt: skip
+EMAIL_PATTERN = re.compile(r"^[^@\s<>,;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+@dataclass(frozen=True)
+class Measure:
+    id: str
+    name: str
+    area: str
+    unit: str
+    better: str
+    target: float
+    owner_email: str
+    description: str = ""
+    limitations: str = ""
+    source: str = ""
+    amber_tolerance: str = ""
+    red_tolerance: str = ""
+    frequency: str = "monthly"
+    deputy_email: str = ""
+    active: bool = True
+
+    def may_submit(self, email: str) -> bool:
+        """Only the owner and the deputy may send a figure for a measure."""
+        return email.lower() in {self.owner_email, self.deputy_email} - {""}
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Person:
+    email: str
+    name: str = ""
+    roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Problem:
+    row: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"row {self.row}" if self.row else "file"
+        return f"{where}, {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class ImportRejected(ValueError):
+    """A file that cannot be imported; `problems` lists every row and field at fault."""
+
+    def __init__(self, problems: list[Problem], source: str = "register") -> None:
+        self.problems = problems
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        super().__init__(f"{source}: nothing imported, {count} found")
+
+
+@dataclass(frozen=True)
+class Register:
+    measures: list[Measure]
+    people: list[Person] = field(default_factory=list)
+
+
+def normalise_email(raw: Any) -> str:
+    return str(raw or "").strip().lower()
+
+
+def is_email(text: str) -> bool:
+    return bool(EMAIL_PATTERN.match(text))
+
+
+def load_register(path: Path) -> Register:
+    """Read and validate a register file (YAML with `measures:` and optional `people:`, or CSV)."""
+    measure_rows, people_rows = read_register_rows(path)
+    return validate_register(measure_rows, people_rows, source=path.name)
+
+
+def read_register_rows(path: Path) -> tuple[list[dict], list[dict]]:
+    text = read_text(path)
+    if path.suffix.lower() == ".csv":
+        return read_csv_rows(text), []
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ImportRejected([Problem(0, "", f"not valid YAML{where}")], path.name) from exc
+    if not isinstance(document, dict) or not isinstance(document.get("measures"), list):
+        problem = Problem(0, "measures", "the file needs a top-level 'measures:' list")
+        raise ImportRejected([problem], path.name)
+    people = document.get("people") or []
+    if not isinstance(people, list):
+        raise ImportRejected([Problem(0, "people", "'people:' must be a list")], path.name)
+    return document["measures"], people
+
+
+def read_text(path: Path) -> str:
+    try:
+        # utf-8-sig: spreadsheets exporting CSV often add a byte-order mark
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise ImportRejected([Problem(0, "", f"no such file: {path}")], path.name) from exc
+    except UnicodeDecodeError as exc:
+        message = "not UTF-8 text; save it as UTF-8 (in Excel: CSV UTF-8)"
+        raise ImportRejected([Problem(0, "", message)], path.name) from exc
+
+
+def read_csv_rows(text: str) -> list[dict]:
+    return [dict(row) for row in csv.DictReader(io.StringIO(text))]
+
+
+def validate_register(
+    measure_rows: Iterable[Any], people_rows: Iterable[Any] = (), source: str = "register"
+) -> Register:
+    """Validate every row; return the register or raise ImportRejected listing every problem."""
+    problems: list[Problem] = []
+    measures: list[Measure] = []
+    seen: dict[str, int] = {}
+    for number, row in enumerate(measure_rows, start=1):
+        measure = validate_measure(number, row, problems)
+        if measure is None:
+            continue
+        if measure.id in seen:
+            problems.append(Problem(number, "id", f"duplicate id {measure.id} (also row {seen[measure.id]})"))
+            continue
+        seen[measure.id] = number
+        measures.append(measure)
+    people = [p for n, row in enumerate(people_rows, start=1) if (p := validate_person(n, row, problems))]
+    if not measures and not problems:
+        problems.append(Problem(0, "measures", "the register lists no measures"))
+    if problems:
+        raise ImportRejected(problems, source)
+    return Register(measures, people)
+
+
+def validate_measure(number: int, row: Any, problems: list[Problem]) -> Measure | None:
+    if not isinstance(row, Mapping):
+        problems.append(Problem(number, "", "each measure must be a mapping of field: value"))
+        return None
+    before = len(problems)
+
+    def problem(name: str, message: str) -> None:
+        problems.append(Problem(number, name, message))
+
+    def text(name: str) -> str:
+        value = row.get(name)
+        return "" if value is None else str(value).strip()
+
+    unknown = sorted(set(map(str, row)) - set(FIELDS) - {"active"})
+    if unknown:
+        problem(unknown[0], f"unknown field; the fields are {', '.join(FIELDS)}")
+
+    measure_id = text("id").upper()
+    if not measure_id:
+        problem("id", "missing; give an id such as OD-01")
+    elif not MEASURE_ID_PATTERN.fullmatch(measure_id):
+        problem("id", f"{measure_id!r} is not a valid id; use letters, a hyphen and digits, e.g. OD-01")
+    for name in ("name", "area"):
+        if not text(name):
+            problem(name, "missing")
+    unit = text("unit")
+    if unit not in UNITS:
+        problem("unit", f"{unit!r} is not a known unit; use one of {', '.join(UNITS)}")
+    better = text("better").lower()
+    if better not in DIRECTIONS:
+        problem("better", f"{better!r} is not allowed; use up, down or neutral")
+    frequency = text("frequency").lower() or "monthly"
+    if frequency not in FREQUENCIES:
+        problem("frequency", f"{frequency!r} is not allowed; use monthly or quarterly")
+
+    target = parse_target(text("target"), problem)
+    tolerances = {}
+    for name in ("amber_tolerance", "red_tolerance"):
+        try:
+            tolerances[name] = parse_tolerance(row.get(name))
+        except InvalidTolerance as exc:
+            problem(name, str(exc))
+    amber, red = tolerances.get("amber_tolerance"), tolerances.get("red_tolerance")
+    if target is not None and amber and red and red.distance(target) < amber.distance(target):
+        problem("red_tolerance", "must be at least as wide as amber_tolerance")
+
+    owner = normalise_email(row.get("owner_email"))
+    deputy = normalise_email(row.get("deputy_email"))
+    if not owner:
+        problem("owner_email", "missing; every measure needs an owner who sends its figures")
+    for name, email in (("owner_email", owner), ("deputy_email", deputy)):
+        if email and not is_email(email):
+            problem(name, f"{email!r} is not an email address")
+    if owner and owner == deputy:
+        problem("deputy_email", "is the same person as the owner; leave it blank or name someone else")
+
+    if len(problems) > before:
+        return None
+    return Measure(
+        id=measure_id,
+        name=text("name"),
+        area=text("area"),
+        description=text("description"),
+        limitations=text("limitations"),
+        source=text("source"),
+        unit=unit,
+        better=better,
+        target=float(target),  # type: ignore[arg-type]  # checked above
+        amber_tolerance=text("amber_tolerance"),
+        red_tolerance=text("red_tolerance"),
+        frequency=frequency,
+        owner_email=owner,
+        deputy_email=deputy,
+        active=str(row.get("active", True)).strip().lower() not in {"false", "0", "no"},
+    )
+
+
+def parse_target(raw: str, problem) -> float | None:
+    if not raw:
+        problem("target", "missing; every measure needs a numeric target")
+        return None
+    try:
+        target = float(raw.replace(",", "").rstrip("%").lstrip("£"))
+    except ValueError:
+        problem("target", f"{raw!r} is not a number")
+        return None
+    if target != target or target in (float("inf"), float("-inf")):
+        problem("target", f"{raw!r} is not a finite number")
+        return None
+    return target
+
+
+def validate_person(number: int, row: Any, problems: list[Problem]) -> Person | None:
+    if not isinstance(row, Mapping):
+        problems.append(Problem(number, "people", "each person must be a mapping with an email"))
+        return None
+    email = normalise_email(row.get("email"))
+    if not is_email(email):
+        problems.append(Problem(number, "people.email", f"{email!r} is not an email address"))
+        return None
+    roles = row.get("roles") or []
+    if isinstance(roles, str):
+        roles = [r.strip() for r in roles.split(",") if r.strip()]
+    bad = [r for r in roles if r not in ROLES]
+    if bad:
+        problems.append(
+            Problem(number, "people.roles", f"{bad[0]!r} is not a role; use {', '.join(ROLES)}")
+        )
+        return None
+    return Person(email=email, name=str(row.get("name") or "").strip(), roles=tuple(roles))

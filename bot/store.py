@@ -1,0 +1,411 @@
+"""All of pmbot's SQL: the schema, its migrations, append-only writes and the queries.
+
+One SQLite file in WAL mode. Each thread gets its own connection (SQLite connections must not be
+shared between threads); writes that belong together run in one `BEGIN IMMEDIATE` transaction
+through `atomic()`, so concurrent writers queue on the lock instead of failing half-way.
+
+>>> store = Store(":memory:")
+>>> store.migrate()
+>>> store.schema_version() == len(MIGRATIONS)
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlite_utils import Database
+from sqlite_utils.db import quote_identifier
+
+from bot.measures import Measure, Person
+
+# Each entry moves the schema one version on; never edit one that has shipped, append a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE measures (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        area TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        limitations TEXT NOT NULL DEFAULT '',
+        source TEXT NOT NULL DEFAULT '',
+        unit TEXT NOT NULL,
+        better TEXT NOT NULL,
+        target REAL NOT NULL,
+        amber_tolerance TEXT NOT NULL DEFAULT '',
+        red_tolerance TEXT NOT NULL DEFAULT '',
+        frequency TEXT NOT NULL DEFAULT 'monthly',
+        owner_email TEXT NOT NULL,
+        deputy_email TEXT NOT NULL DEFAULT '',
+        active INTEGER NOT NULL DEFAULT 1,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE people (
+        email TEXT PRIMARY KEY,
+        name TEXT NOT NULL DEFAULT '',
+        slack_user_id TEXT,
+        roles TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE submissions (
+        id INTEGER PRIMARY KEY,
+        measure_id TEXT NOT NULL REFERENCES measures(id),
+        period TEXT NOT NULL,
+        value REAL,
+        status TEXT NOT NULL CHECK (status IN ('value', 'not_available')),
+        reason TEXT NOT NULL DEFAULT '',
+        commentary TEXT NOT NULL DEFAULT '',
+        submitted_by TEXT NOT NULL,
+        channel TEXT NOT NULL CHECK (channel IN ('slack', 'email', 'cli', 'import')),
+        source_ref TEXT NOT NULL UNIQUE,
+        received_at TEXT NOT NULL
+    );
+    CREATE INDEX submissions_by_period ON submissions (period, measure_id, id);
+    CREATE INDEX submissions_by_measure ON submissions (measure_id, period, id);
+    CREATE TRIGGER submissions_are_append_only_update BEFORE UPDATE ON submissions
+    BEGIN SELECT RAISE(ABORT, 'submissions are append-only: add a correction instead'); END;
+    CREATE TRIGGER submissions_are_append_only_delete BEFORE DELETE ON submissions
+    BEGIN SELECT RAISE(ABORT, 'submissions are append-only: nothing is ever deleted'); END;
+    CREATE TABLE ledger (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        at TEXT NOT NULL,
+        transport_ref TEXT NOT NULL DEFAULT '',
+        UNIQUE (kind, key)
+    );
+    CREATE TABLE inbound (
+        id INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL UNIQUE,
+        channel TEXT NOT NULL,
+        sender TEXT NOT NULL DEFAULT '',
+        subject TEXT NOT NULL DEFAULT '',
+        received_at TEXT NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('stored', 'rejected', 'ignored')),
+        reason TEXT NOT NULL DEFAULT ''
+    );
+    """,
+)
+
+
+@dataclass(frozen=True)
+class StoredSubmission:
+    measure_id: str
+    period: str
+    value: float | None
+    reason: str
+    commentary: str
+    submitted_by: str
+    channel: str
+    source_ref: str
+    received_at: datetime
+
+    @property
+    def status(self) -> str:
+        return "not_available" if self.value is None else "value"
+
+
+class Store:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._local = threading.local()
+        # An in-memory database exists per connection, so every thread must share the one.
+        self._shared: Database | None = None
+        if self.path == ":memory:":
+            self._shared = Database(sqlite3.connect(":memory:", check_same_thread=False))
+
+    @property
+    def db(self) -> Database:
+        if self._shared is not None:
+            return self._shared
+        db = getattr(self._local, "db", None)
+        if db is None:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            db = self._local.db = Database(conn)
+        return db
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None) or self._shared
+        if db is not None:
+            db.close()
+        self._local.db = None
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Database]:
+        """One write transaction; nested calls join the outer one."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            with self.db.atomic():
+                yield self.db
+            return
+        # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
+        # writes can fail with "database is locked" when another writer got in between.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def migrate(self) -> int:
+        """Apply the migrations this file has not seen yet; returns how many ran."""
+        with self.atomic() as db:
+            current = self.schema_version()
+            for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+                for statement in split_statements(script):
+                    db.conn.execute(statement)
+                db.conn.execute(f"PRAGMA user_version = {version:d}")
+        return len(MIGRATIONS) - current
+
+    # -- measures and people ----------------------------------------------------------------
+
+    def save_register(
+        self, measures: list[Measure], people: Iterable[Person], now: datetime
+    ) -> dict[str, list[str]]:
+        """Make the database register match the file: add, update, and deactivate the rest."""
+        changes: dict[str, list[str]] = {"added": [], "updated": [], "deactivated": []}
+        with self.atomic() as db:
+            existing = {row["id"]: row for row in db.query("SELECT * FROM measures")}
+            for measure in measures:
+                row = measure_row(measure, now)
+                old = existing.get(measure.id)
+                if old is None:
+                    changes["added"].append(measure.id)
+                elif {k: old[k] for k in row if k != "updated_at"} != {
+                    k: v for k, v in row.items() if k != "updated_at"
+                }:
+                    changes["updated"].append(measure.id)
+                db["measures"].upsert(row, pk="id")
+            listed = {m.id for m in measures}
+            for measure_id, old in existing.items():
+                if measure_id not in listed and old["active"]:
+                    db.execute(
+                        "UPDATE measures SET active = 0, updated_at = ? WHERE id = ?",
+                        [iso(now), measure_id],
+                    )
+                    changes["deactivated"].append(measure_id)
+            for person in people:
+                self.save_person(person)
+        return changes
+
+    def measures(self, *, active_only: bool = True) -> list[Measure]:
+        where = "WHERE active = 1" if active_only else ""
+        rows = self.db.query(f"SELECT * FROM measures {where} ORDER BY id")
+        return [measure_from_row(row) for row in rows]
+
+    def measure(self, measure_id: str) -> Measure | None:
+        rows = list(self.db.query("SELECT * FROM measures WHERE id = ?", [measure_id.upper()]))
+        return measure_from_row(rows[0]) if rows else None
+
+    def save_person(self, person: Person) -> None:
+        """Add a person or merge their roles and name into the existing row."""
+        with self.atomic() as db:
+            rows = list(db.query("SELECT * FROM people WHERE email = ?", [person.email]))
+            roles = set(person.roles)
+            name = person.name
+            if rows:
+                roles |= set(filter(None, rows[0]["roles"].split(",")))
+                name = name or rows[0]["name"]
+            db["people"].upsert(
+                {"email": person.email, "name": name, "roles": ",".join(sorted(roles))}, pk="email"
+            )
+
+    def people(self) -> list[Person]:
+        rows = self.db.query("SELECT * FROM people ORDER BY email")
+        return [Person(r["email"], r["name"], tuple(filter(None, r["roles"].split(",")))) for r in rows]
+
+    def person(self, email: str) -> Person | None:
+        return next((p for p in self.people() if p.email == email.lower()), None)
+
+    # -- submissions (append-only) ----------------------------------------------------------
+
+    def add_submission(self, submission: StoredSubmission) -> bool:
+        """Store one submission; False when its source reference was stored before."""
+        cursor = self.db.execute(
+            f"INSERT OR IGNORE INTO submissions ({SUBMISSION_COLUMNS}) VALUES ({SUBMISSION_SLOTS})",
+            submission_values(submission),
+        )
+        return cursor.rowcount == 1
+
+    def add_submissions(self, submissions: Iterable[StoredSubmission]) -> int:
+        """Store many in one transaction; returns how many were new."""
+        with self.atomic() as db:
+            cursor = db.conn.executemany(
+                f"INSERT OR IGNORE INTO submissions ({SUBMISSION_COLUMNS}) "
+                f"VALUES ({SUBMISSION_SLOTS})",
+                [submission_values(s) for s in submissions],
+            )
+        return cursor.rowcount
+
+    def submission_count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM submissions").fetchone()[0]
+
+    def current_submissions(self, periods: Iterable[str]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The latest submission per (measure, period) for the given periods, with its revision count."""
+        periods = list(periods)
+        if not periods:
+            return {}
+        slots = ", ".join("?" for _ in periods)
+        rows = self.db.query(
+            f"""
+            SELECT s.*, counts.revisions FROM submissions s
+            JOIN (
+                SELECT measure_id, period, max(id) AS latest, count(*) AS revisions
+                FROM submissions WHERE period IN ({slots}) GROUP BY measure_id, period
+            ) counts ON s.id = counts.latest
+            """,
+            periods,
+        )
+        return {(row["measure_id"], row["period"]): row for row in rows}
+
+    def submissions_for(self, measure_id: str, period: str) -> list[dict[str, Any]]:
+        return list(
+            self.db.query(
+                "SELECT * FROM submissions WHERE measure_id = ? AND period = ? ORDER BY id",
+                [measure_id, period],
+            )
+        )
+
+    def history_frame(self, measure_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """Current value of every measure and period: columns measure_id, period, value, status,
+        reason, commentary, submitted_by, channel, received_at, revisions."""
+        where, params = "", []
+        if measure_ids is not None:
+            ids = list(measure_ids)
+            where = f"WHERE measure_id IN ({', '.join('?' for _ in ids)})"
+            params = ids
+        sql = f"""
+            SELECT s.measure_id, s.period, s.value, s.status, s.reason, s.commentary,
+                   s.submitted_by, s.channel, s.received_at, counts.revisions
+            FROM submissions s JOIN (
+                SELECT max(id) AS latest, count(*) AS revisions FROM submissions {where}
+                GROUP BY measure_id, period
+            ) counts ON s.id = counts.latest
+            ORDER BY s.measure_id, s.period
+        """
+        return pd.read_sql_query(sql, self.db.conn, params=params)
+
+    # -- ledger and inbound -----------------------------------------------------------------
+
+    def ledger_add(self, kind: str, key: str, now: datetime, transport_ref: str = "") -> bool:
+        """Record that something was done; False if it had been done already."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO ledger (kind, key, at, transport_ref) VALUES (?, ?, ?, ?)",
+            [kind, key, iso(now), transport_ref],
+        )
+        return cursor.rowcount == 1
+
+    def ledger_entry(self, kind: str, key: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM ledger WHERE kind = ? AND key = ?", [kind, key]))
+        return rows[0] if rows else None
+
+    def ledger_by_ref(self, kind: str, transport_refs: Iterable[str]) -> dict[str, Any] | None:
+        refs = [r for r in transport_refs if r]
+        if not refs:
+            return None
+        slots = ", ".join("?" for _ in refs)
+        rows = list(
+            self.db.query(
+                f"SELECT * FROM ledger WHERE kind = ? AND transport_ref IN ({slots}) "
+                "ORDER BY id DESC LIMIT 1",
+                [kind, *refs],
+            )
+        )
+        return rows[0] if rows else None
+
+    def ledger(self, kind: str | None = None) -> list[dict[str, Any]]:
+        if kind is None:
+            return list(self.db.query("SELECT * FROM ledger ORDER BY id"))
+        return list(self.db.query("SELECT * FROM ledger WHERE kind = ? ORDER BY id", [kind]))
+
+    def inbound_seen(self, message_id: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM inbound WHERE message_id = ?", [message_id]).fetchone()
+        return row is not None
+
+    def record_inbound(
+        self,
+        *,
+        message_id: str,
+        channel: str,
+        sender: str,
+        subject: str,
+        received_at: datetime,
+        outcome: str,
+        reason: str = "",
+    ) -> bool:
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO inbound "
+            "(message_id, channel, sender, subject, received_at, outcome, reason) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [message_id, channel, sender, subject[:500], iso(received_at), outcome, reason],
+        )
+        return cursor.rowcount == 1
+
+    def inbound(self) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM inbound ORDER BY id"))
+
+    def count(self, table: str) -> int:
+        return self.db.execute(f"SELECT count(*) FROM {quote_identifier(table)}").fetchone()[0]
+
+
+SUBMISSION_FIELDS = (
+    "measure_id", "period", "value", "status", "reason", "commentary", "submitted_by", "channel",
+    "source_ref", "received_at",
+)  # fmt: skip
+SUBMISSION_COLUMNS = ", ".join(quote_identifier(f) for f in SUBMISSION_FIELDS)
+SUBMISSION_SLOTS = ", ".join("?" for _ in SUBMISSION_FIELDS)
+
+
+def submission_values(s: StoredSubmission) -> list[Any]:
+    return [
+        s.measure_id, s.period, s.value, s.status, s.reason, s.commentary, s.submitted_by,
+        s.channel, s.source_ref, iso(s.received_at),
+    ]  # fmt: skip
+
+
+def measure_row(measure: Measure, now: datetime) -> dict[str, Any]:
+    row = measure.as_dict()
+    row["active"] = int(measure.active)
+    row["updated_at"] = iso(now)
+    return row
+
+
+def measure_from_row(row: dict[str, Any]) -> Measure:
+    fields = {k: v for k, v in row.items() if k != "updated_at"}
+    fields["active"] = bool(fields["active"])
+    return Measure(**fields)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a migration into statements; sqlite3.complete_statement keeps triggers whole."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

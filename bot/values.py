@@ -1,0 +1,262 @@
+"""Parse and validate a value as a measure owner types it.
+
+Pure: no I/O, no clock, no environment. The service turns `InvalidValue` into a reply.
+
+>>> split_line("* od-01: 48 - backlog down")
+('OD-01', '48 - backlog down')
+>>> parse_entry("48 - backlog down", "count", "OD-01")
+Entry(value=48.0, reason=None, commentary='backlog down')
+>>> format_value(1_200_000, "£")
+'£1.2m'
+"""
+
+import math
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import NoReturn
+
+# re.ASCII throughout: without it [A-Za-z] under IGNORECASE also matches the Kelvin sign
+# and \d matches Arabic-Indic digits, which would slip past validation.
+MEASURE_ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9]{0,5}-[0-9]{1,4}", re.ASCII)
+"""A measure id such as OD-01 or ITSM-04. Unanchored: use `fullmatch` to validate one."""
+
+UNITS = ("%", "days", "count", "£", "score")
+MAX_COMMENTARY = 2000
+MAX_DIGITS = 15  # a float holds 15 significant digits; more would be silently rounded
+MAX_ABS = Decimal("1e15")
+
+_RECORDED = {
+    "%": "as a percentage",
+    "days": "in days",
+    "count": "as a count",
+    "£": "in pounds (£)",
+    "score": "as a score",
+}
+_MULTIPLIERS = {"k": 3, "thousand": 3, "m": 6, "mn": 6, "million": 6, "bn": 9, "billion": 9}
+
+# Pasted text brings look-alike spaces (NBSP from Outlook, thin spaces) and invisible
+# characters (zero-width spaces, a byte-order mark); the patterns below expect plain spaces.
+_CLEAN = str.maketrans(
+    {chr(c): " " for c in (0xA0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000)}
+    | dict.fromkeys(["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"])
+)
+
+_LINE = re.compile(
+    r"[ \t]*(?:[0-9]{1,2}[.)][ \t]+|[-*+\u2022\u00b7][ \t]*)?"  # numbered or bulleted list
+    r"[*_]*(?P<id>" + MEASURE_ID_PATTERN.pattern + r")[*_]*"  # Slack/Markdown emphasis
+    # ':' or '='; a dash only with a space before it ('OD-01 - 48', or the en dash Outlook
+    # substitutes for it), so 'OD-01 -3' is not taken as an answer with the sign eaten.
+    r"(?:[ \t]*[:=]|[ \t]+[-\u2013\u2014](?=[ \t]|$))(?P<rest>.*)",
+    re.ASCII,
+)
+_NOT_AVAILABLE = re.compile(
+    r"(?:n/a|n\.a\.?|na|not[ \t]+available|unavailable)(?=\s|$|[-\u2013\u2014,.;:(])",
+    re.ASCII | re.IGNORECASE,
+)
+_VALUE = re.compile(
+    r"(?P<sign>[-+\u2212])?(?P<pound>£[ \t]?)?(?P<sign2>[-+\u2212])?"
+    r"(?P<number>[0-9]+(?:,[0-9]+)*(?:\.[0-9]+)?|\.[0-9]+)"
+    r"(?:[ \t]?(?P<mult>thousand|million|billion|bn|mn|k|m))?"
+    r"(?:[ \t]?(?P<suffix>%|percent|days?|d))?"
+    # The token must end cleanly: '1.234,50' or '48abc' is refused, not read as 1.234 or 48.
+    r"(?![.,][0-9])(?=\s|$|[,;:(]|[-\u2013\u2014.]+(?:\s|$))",
+    re.ASCII | re.IGNORECASE,
+)
+# One separator between the value and the commentary: '48 - text', '48, text', '48. text'.
+# A dash before a digit is kept: in '48 -3 on last month' it is a sign.
+_SEPARATOR = re.compile(r"(?:[,;:]|[-\u2013\u2014.]+(?![0-9]))\s*", re.ASCII)
+_THOUSANDS = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+", re.ASCII)
+
+
+class InvalidValue(ValueError):
+    """A value the owner must retype; the message is a sentence addressed to them."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One parsed submission: a figure, or a gap with the reason for it.
+
+    >>> Entry(None, reason="system outage").not_available
+    True
+    """
+
+    value: float | None
+    reason: str | None = None
+    commentary: str = ""
+
+    @property
+    def not_available(self) -> bool:
+        return self.value is None
+
+
+def split_line(line: str) -> tuple[str, str] | None:
+    """Split an 'ID: value' answer line; None when the line is not one.
+
+    Accepts leading whitespace, a list bullet or number, Markdown emphasis round the id, and
+    ':', '=' or a spaced dash as separator. Quoted lines ('> OD-01: 48') are the original
+    prompt, not answers, so they give None, as does 'OD-01 48' with no separator. Only the
+    first line of a multi-line string is read.
+
+    >>> split_line("- od-01 = 48 backlog down\\r\\n")
+    ('OD-01', '48 backlog down')
+    >>> split_line("OD-01:")
+    ('OD-01', '')
+    >>> split_line("> OD-01: 48") is None
+    True
+    """
+    lines = line.translate(_CLEAN).splitlines()
+    match = _LINE.match(lines[0]) if lines else None
+    if match is None:
+        return None
+    return match["id"].upper(), match["rest"].strip()
+
+
+def parse_entry(text: str, unit: str, measure_id: str = "") -> Entry:
+    """Parse what follows 'OD-01:' for a measure recorded in `unit`. Raises InvalidValue.
+
+    >>> parse_entry("£1.2m (two new contracts)", "£")
+    Entry(value=1200000.0, reason=None, commentary='two new contracts')
+    >>> parse_entry("n/a - system outage", "%")
+    Entry(value=None, reason='system outage', commentary='')
+    """
+    if unit not in UNITS:
+        raise ValueError(f"unknown unit {unit!r}; expected one of {', '.join(UNITS)}")
+    text = text.translate(_CLEAN).replace("\r\n", "\n").strip()
+    if len(text) > MAX_COMMENTARY + 100:  # refuse early rather than scan a pasted document
+        _refuse(
+            measure_id,
+            f"The text is {len(text):,} characters long",
+            f"keep the commentary to {MAX_COMMENTARY:,} characters or fewer",
+        )
+    if not text:
+        _refuse(
+            measure_id,
+            "No value was given",
+            "type a number such as 48, or 'n/a - reason' if the figure is not available",
+        )
+
+    gap = _NOT_AVAILABLE.match(text)
+    if gap:
+        reason = _commentary(text[gap.end() :], measure_id, "reason")
+        if not reason:
+            _refuse(
+                measure_id,
+                f"'{gap[0]}' needs a reason",
+                "say why the figure is not available, e.g. 'n/a - system outage'",
+            )
+        return Entry(None, reason=reason)
+
+    match = _VALUE.match(text)
+    if match is None or (match["sign"] and match["sign2"]):
+        word = text.split()[0][:30]
+        _refuse(
+            measure_id,
+            f"'{word}' is not a number",
+            "type digits such as 48, 48.5 or 1,234, or 'n/a - reason'",
+        )
+    shown = match[0].strip()
+    value = _to_decimal(match, unit, shown, measure_id)
+    _check_range(value, unit, shown, measure_id)
+    commentary = _commentary(text[match.end() :], measure_id, "commentary")
+    return Entry(float(value) + 0.0, commentary=commentary)  # + 0.0 turns -0.0 into 0.0
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """Show a value to a person; precise to 2 decimals (£ millions to 2 decimals of a million).
+
+    NaN counts as not available, since that is how pandas hands over a gap.
+
+    >>> [format_value(87.5, "%"), format_value(1234, "count"), format_value(12.5, "days")]
+    ['87.5%', '1,234', '12.5 days']
+    >>> format_value(None, "£")
+    'n/a'
+    """
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    if unit == "%":
+        return _number(value) + "%"
+    if unit == "days":
+        shown = _number(value)
+        return f"{shown} day" if shown == "1" else f"{shown} days"
+    if unit == "£":
+        return _pounds(value)
+    return _number(value)
+
+
+def _refuse(measure_id: str, problem: str, fix: str) -> NoReturn:
+    where = f" for {measure_id.strip().upper()}" if measure_id.strip() else ""
+    raise InvalidValue(f"{problem}{where}; {fix}.")
+
+
+def _to_decimal(match: re.Match[str], unit: str, shown: str, measure_id: str) -> Decimal:
+    number, suffix = match["number"], (match["suffix"] or "").lower()
+    recorded = f"this measure is recorded {_RECORDED[unit]}, so"
+    if "," in number and not _THOUSANDS.fullmatch(number.split(".")[0]):
+        _refuse(
+            measure_id,
+            f"'{number}' is ambiguous",
+            "use a point for decimals (1.5) and commas only between groups of three digits (1,234)",
+        )
+    if sum(c.isdigit() for c in number) > MAX_DIGITS:
+        _refuse(measure_id, f"'{shown[:30]}' is too long", f"use at most {MAX_DIGITS} digits")
+    if match["pound"] and unit != "£":
+        _refuse(measure_id, f"'{shown}' has a £ sign", f"{recorded} type the number alone")
+    if suffix in ("%", "percent") and unit != "%":
+        _refuse(measure_id, f"'{shown}' has a % sign", f"{recorded} type the number alone")
+    if suffix.startswith("d") and unit != "days":
+        _refuse(measure_id, f"'{shown}' is given in days", f"{recorded} type the number alone")
+    if match["mult"] and unit not in ("count", "£"):
+        _refuse(
+            measure_id,
+            f"'{shown}' uses the multiplier '{match['mult']}'",
+            f"{recorded} type the full number (k, m and bn are for counts and £ only)",
+        )
+    exponent = _MULTIPLIERS.get((match["mult"] or "").lower(), 0)
+    value = Decimal(number.replace(",", "")).scaleb(exponent)
+    return -value if (match["sign"] or match["sign2"]) in ("-", "\u2212") else value
+
+
+def _check_range(value: Decimal, unit: str, shown: str, measure_id: str) -> None:
+    if abs(value) >= MAX_ABS:
+        _refuse(measure_id, f"'{shown}' is too large", "check the figure and any k, m or bn")
+    if unit == "%" and not 0 <= value <= 100:
+        side = "above 100%" if value > 100 else "below 0%"
+        _refuse(measure_id, f"'{shown}' is {side}", "a percentage must be between 0 and 100")
+    if unit in ("count", "days") and value < 0:
+        noun = "a count" if unit == "count" else "a number of days"
+        _refuse(measure_id, f"'{shown}' is negative", f"{noun} cannot be below 0")
+    if unit == "count" and value != value.to_integral_value():
+        _refuse(measure_id, f"'{shown}' is not a whole number", "a count must be whole, e.g. 12")
+
+
+def _commentary(rest: str, measure_id: str, what: str) -> str:
+    rest = rest.strip()
+    separator = _SEPARATOR.match(rest)
+    if separator:
+        rest = rest[separator.end() :]
+    if rest.startswith("(") and rest.endswith(")") and "(" not in rest[1:]:
+        rest = rest[1:-1].strip()  # '48 (backlog down)'
+    if len(rest) > MAX_COMMENTARY:
+        _refuse(
+            measure_id,
+            f"The {what} is {len(rest):,} characters long",
+            f"keep it to {MAX_COMMENTARY:,} characters or fewer",
+        )
+    return rest
+
+
+def _number(value: float) -> str:
+    shown = f"{abs(value):,.2f}".rstrip("0").rstrip(".")
+    return "-" + shown if value < 0 and shown != "0" else shown
+
+
+def _pounds(value: float) -> str:
+    sign = "-" if value < 0 else ""
+    for scale, suffix in ((1e9, "bn"), (1e6, "m")):
+        if abs(value) >= scale:
+            return f"{sign}£{_number(abs(value) / scale)}{suffix}"
+    pence = round(abs(value), 2)
+    if pence == 0:
+        return "£0"
+    return f"{sign}£{pence:,.0f}" if pence.is_integer() else f"{sign}£{pence:,.2f}"
