@@ -86,8 +86,7 @@ def make_mail_backend(settings: Settings) -> MailBackend:
 
         return MaildirBackend(settings.maildir)
     raise ConfigError(
-        f"PMBOT_MAIL_BACKEND={settings.mail_backend} is not available in this version; "
-        "use maildir"
+        f"PMBOT_MAIL_BACKEND={settings.mail_backend} is not available in this version; use maildir"
     )
 
 

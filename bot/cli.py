@@ -20,8 +20,11 @@ from bot.mail.base import MailError
 from bot.measures import ImportRejected
 from bot.periods import LONDON, InvalidPeriod, Period, parse_period, reporting_period
 from bot.settings import ConfigError, Settings
+from bot.store import SchemaTooNew
 
-USER_ERRORS = (ImportRejected, InvalidPeriod, ConfigError, MailError, FileNotFoundError)
+USER_ERRORS = (
+    ImportRejected, InvalidPeriod, ConfigError, MailError, FileNotFoundError, SchemaTooNew,
+)  # fmt: skip
 
 
 class UsageError(Exception):

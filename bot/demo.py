@@ -130,7 +130,9 @@ def play_replies(bot: Bot, prompts: list[Prompt], sent: dict[str, EmailMessage])
         steps.append(f"{p.owner_email} answers from a phone ('Sent from my iPhone')")
     if p := take(lambda p: any(line.unit == "%" for line in p.lines)):
         lines = [
-            f"{line.measure_id}: 140% best month ever" if line.unit == "%" else typed_line(bot, line)
+            f"{line.measure_id}: 140% best month ever"
+            if line.unit == "%"
+            else typed_line(bot, line)
             for line in p.lines
         ]
         deliver(bot, p, sent, "gmail_reply.txt", lines)
@@ -165,8 +167,10 @@ def play_correction(bot: Bot, prompts: list[Prompt], sent: dict[str, EmailMessag
         return ""
     p = prompts[1]
     line = p.lines[0]
-    last = bot.service.last_values([line.measure_id])[line.measure_id][1]
-    deliver(bot, p, sent, "plain_reply.txt", [f"{line.measure_id}: {last} corrected, extract rerun"])
+    history = bot.service.store.history_frame([line.measure_id]).dropna(subset=["value"])
+    corrected = format_value(history["value"].iloc[-1] * 1.02, line.unit)
+    reply = [f"{line.measure_id}: {corrected} corrected after the extract was rerun"]
+    deliver(bot, p, sent, "plain_reply.txt", reply)
     return f"{p.owner_email} corrects {line.measure_id} on the due day"
 
 

@@ -1,4 +1,5 @@
-"""Validate a history file (CSV: measure_id, period, value, reason, commentary) against the register.
+"""Validate a history file (CSV: measure_id, period, value, reason, commentary) against the
+register.
 
 Like the register, a history file is checked whole before anything is stored: every problem is
 listed with its row and field, and a file with any problem imports nothing.

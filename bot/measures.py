@@ -78,7 +78,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"row {self.row}" if self.row else "file"
-        return f"{where}, {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}, {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 class ImportRejected(ValueError):
@@ -156,11 +158,15 @@ def validate_register(
         if measure is None:
             continue
         if measure.id in seen:
-            problems.append(Problem(number, "id", f"duplicate id {measure.id} (also row {seen[measure.id]})"))
+            problems.append(
+                Problem(number, "id", f"duplicate id {measure.id} (also row {seen[measure.id]})")
+            )
             continue
         seen[measure.id] = number
         measures.append(measure)
-    people = [p for n, row in enumerate(people_rows, start=1) if (p := validate_person(n, row, problems))]
+    people = [
+        p for n, row in enumerate(people_rows, start=1) if (p := validate_person(n, row, problems))
+    ]
     if not measures and not problems:
         problems.append(Problem(0, "measures", "the register lists no measures"))
     if problems:
@@ -189,7 +195,9 @@ def validate_measure(number: int, row: Any, problems: list[Problem]) -> Measure 
     if not measure_id:
         problem("id", "missing; give an id such as OD-01")
     elif not MEASURE_ID_PATTERN.fullmatch(measure_id):
-        problem("id", f"{measure_id!r} is not a valid id; use letters, a hyphen and digits, e.g. OD-01")
+        problem(
+            "id", f"{measure_id!r} is not a valid id; use letters, a hyphen and digits, e.g. OD-01"
+        )
     for name in ("name", "area"):
         if not text(name):
             problem(name, "missing")
@@ -222,7 +230,9 @@ def validate_measure(number: int, row: Any, problems: list[Problem]) -> Measure 
         if email and not is_email(email):
             problem(name, f"{email!r} is not an email address")
     if owner and owner == deputy:
-        problem("deputy_email", "is the same person as the owner; leave it blank or name someone else")
+        problem(
+            "deputy_email", "is the same person as the owner; leave it blank or name someone else"
+        )
 
     if len(problems) > before:
         return None

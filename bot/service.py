@@ -10,7 +10,7 @@ import hashlib
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +18,15 @@ from bot.events import Outcome, Prompt, PromptLine, Submission
 from bot.history import load_history
 from bot.measures import Measure, Person, load_register
 from bot.periods import (
-    LONDON,
     InvalidPeriod,
     Period,
     WorkingCalendar,
+    london_date,
     parse_period,
     period_for,
     reporting_period,
 )
-from bot.store import StoredSubmission, Store
+from bot.store import Store, StoredSubmission
 from bot.tolerance import parse_tolerance, rag, status
 from bot.values import InvalidValue, format_value, parse_entry
 
@@ -96,7 +96,7 @@ class Service:
     def import_history(self, path: Path, now: datetime) -> tuple[int, int]:
         """Returns (rows in the file, rows new to the database)."""
         measures = {m.id: m for m in self.store.measures(active_only=False)}
-        rows = load_history(path, measures, today=local_date(now))
+        rows = load_history(path, measures, today=london_date(now))
         new = self.store.add_submissions(
             StoredSubmission(
                 measure_id=row.measure_id,
@@ -200,7 +200,7 @@ class Service:
         return measure
 
     def resolve_period(self, measure: Measure, submission: Submission) -> Period:
-        today = local_date(submission.received_at)
+        today = london_date(submission.received_at)
         if submission.period:
             try:
                 period = parse_period(submission.period)
@@ -323,7 +323,10 @@ class Service:
         units = {m.id: m.unit for m in self.store.measures()}
         latest = history.sort_values(["measure_id", "period"]).groupby("measure_id").tail(1)
         return {
-            row.measure_id: (row.period, format_value(nan_to_none(row.value), units[row.measure_id]))
+            row.measure_id: (
+                row.period,
+                format_value(nan_to_none(row.value), units[row.measure_id]),
+            )
             for row in latest.itertuples()
         }
 
@@ -362,10 +365,6 @@ def latest_period(frequency: str, cycle: Period) -> Period:
     if quarter is not None:
         return quarter
     return period_for("quarterly", cycle.shift(-((cycle.month or 0) % 3)))  # type: ignore[return-value]
-
-
-def local_date(now: datetime) -> date:
-    return now.astimezone(LONDON).date()
 
 
 def period_label(period: Period) -> str:

@@ -112,6 +112,10 @@ class StoredSubmission:
         return "not_available" if self.value is None else "value"
 
 
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer pmbot; running old code on it could damage it."""
+
+
 class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -169,6 +173,11 @@ class Store:
         """Apply the migrations this file has not seen yet; returns how many ran."""
         with self.atomic() as db:
             current = self.schema_version()
+            if current > len(MIGRATIONS):
+                raise SchemaTooNew(
+                    f"{self.path} has schema version {current}, written by a newer version of "
+                    f"pmbot (this one knows {len(MIGRATIONS)}); upgrade pmbot to use it"
+                )
             for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
                 for statement in split_statements(script):
                     db.conn.execute(statement)
@@ -230,7 +239,9 @@ class Store:
 
     def people(self) -> list[Person]:
         rows = self.db.query("SELECT * FROM people ORDER BY email")
-        return [Person(r["email"], r["name"], tuple(filter(None, r["roles"].split(",")))) for r in rows]
+        return [
+            Person(r["email"], r["name"], tuple(filter(None, r["roles"].split(",")))) for r in rows
+        ]
 
     def person(self, email: str) -> Person | None:
         return next((p for p in self.people() if p.email == email.lower()), None)
@@ -259,7 +270,7 @@ class Store:
         return self.db.execute("SELECT count(*) FROM submissions").fetchone()[0]
 
     def current_submissions(self, periods: Iterable[str]) -> dict[tuple[str, str], dict[str, Any]]:
-        """The latest submission per (measure, period) for the given periods, with its revision count."""
+        """Latest submission per (measure, period) in the given periods, with its revision count."""
         periods = list(periods)
         if not periods:
             return {}

@@ -33,8 +33,13 @@ N_QUARTERS = 12
 COLUMNS = ["measure_id", "period", "value", "reason", "commentary"]
 
 DECIMALS = {"%": 1, "days": 1, "score": 1, "count": 0, "£": 0}
-BOUNDS = {"%": (0.0, 100.0), "days": (0.0, None), "score": (0.0, None),
-          "count": (0.0, None), "£": (0.0, None)}
+BOUNDS = {
+    "%": (0.0, 100.0),
+    "days": (0.0, None),
+    "score": (0.0, None),
+    "count": (0.0, None),
+    "£": (0.0, None),
+}
 
 DW_OUTAGE = "Data warehouse outage, figure not produced"
 ITRENT = "iTrent upgrade over month end; HR reports not available, figure not produced"
@@ -65,8 +70,8 @@ SCENARIOS: dict[str, dict] = {
         comments={
             "2024-01": "January peak in applications after the Christmas closure",
             "2026-01": "Recruitment of 40 new case managers completed; training ends this month",
-            "2026-02": "New case managers now making decisions; average time down 9 days",
-            "2026-09": "Eighth month below target since the new case managers started",
+            "2026-02": "New case managers now making decisions; average time down 11 days",
+            "2026-09": "Sixth month running below target since the new case managers started",
         },
     ),
     # Backlog grows to a winter 2025 peak, then falls every month from 2026-01:
@@ -80,8 +85,8 @@ SCENARIOS: dict[str, dict] = {
         gaps={"2024-11": DW_OUTAGE},
         comments={
             "2025-02": "Highest backlog since launch: winter applications peak and staff absence",
-            "2026-09": "Down by a quarter since January with the additional case managers; "
-                       "on course for 20,000 by December",
+            "2026-09": "Down 8,700 since January with the additional case managers; "
+            "on course for 20,000 by December",
         },
     ),
     # Steady around target with a single low outlier in January 2024; latest green.
@@ -94,7 +99,7 @@ SCENARIOS: dict[str, dict] = {
         gaps={"2024-11": DW_OUTAGE},
         comments={
             "2024-01": "Christmas closure and a surge of applications in early January; "
-                       "staff redeployed from Best Start Grant",
+            "staff redeployed from Best Start Grant",
         },
     ),
     # Improving in 2024, then steady, with winter and August dips; latest green.
@@ -117,7 +122,7 @@ SCENARIOS: dict[str, dict] = {
         comments={
             "2024-10": "Dedicated re-determination team set up",
             "2026-09": "Requests up 30% as the ADP backlog clears; 12 decision makers "
-                       "redeployed to re-determinations from October",
+            "redeployed to re-determinations from October",
         },
     ),
     # Stable and capable, one outlier at uprating in April 2025; latest green.
@@ -128,7 +133,7 @@ SCENARIOS: dict[str, dict] = {
         final=98.7,
         comments={
             "2025-04": "Sample picked up an uprating error: April rates not applied to about "
-                       "1,900 Child Disability Payment awards; corrected in May, arrears paid",
+            "1,900 Child Disability Payment awards; corrected in May, arrears paid",
         },
     ),
     # Quarterly, rising slowly; latest green.
@@ -142,11 +147,13 @@ SCENARIOS: dict[str, dict] = {
         knots=[("2023-Q4", 84), ("2026-Q3", 87.5)],
         noise=0.8,
         final=87.2,
-        gaps={"2024-Q2": "Birth registrations data from National Records of Scotland delayed; "
-                         "estimate not produced"},
+        gaps={
+            "2024-Q2": "Birth registrations data from National Records of Scotland delayed; "
+            "estimate not produced"
+        },
         comments={
             "2026-Q3": "Provisional; usually revised up 1-2 points. Midwife referral pilot "
-                       "in Lanarkshire and Tayside from October",
+            "in Lanarkshire and Tayside from October",
         },
     ),
     # Demand growing slowly, strongly seasonal (School Age Payment window, January);
@@ -168,8 +175,10 @@ SCENARIOS: dict[str, dict] = {
         mode="mul",
         noise=150,
         final=4620,
-        gaps={"2024-08": "Booking system migration; appointment records not reconciled, "
-                         "figure not produced"},
+        gaps={
+            "2024-08": "Booking system migration; appointment records not reconciled, "
+            "figure not produced"
+        },
         comments={
             "2025-03": "Eight new outreach locations opened in libraries and GP surgeries",
         },
@@ -184,7 +193,7 @@ SCENARIOS: dict[str, dict] = {
         comments={
             "2026-03": "Winter respiratory illness and long-term absence both up",
             "2026-09": "Long-term absence rising, mainly mental health and musculoskeletal; "
-                       "attendance review with trade unions, report to Executive Team in November",
+            "attendance review with trade unions, report to Executive Team in November",
         },
     ),
     # Neutral: below establishment until the January 2026 intake; latest green.
@@ -195,7 +204,7 @@ SCENARIOS: dict[str, dict] = {
         final=4352,
         comments={
             "2026-01": "Operations recruitment campaign: 115 new starters in January, "
-                       "including 40 case managers",
+            "including 40 case managers",
         },
     ),
     # Neutral: spend against a flat profile, March year-end peak; latest amber.
@@ -208,7 +217,7 @@ SCENARIOS: dict[str, dict] = {
         comments={
             "2025-03": "Year-end accruals and annual IT licence renewals",
             "2026-09": "2026-27 pay award agreed in August and backdated to April; "
-                       "arrears of £0.7m paid in September",
+            "arrears of £0.7m paid in September",
         },
     ),
     # Turnover falling (special cause improvement: below the lower limit since 2026-01);
@@ -227,7 +236,7 @@ SCENARIOS: dict[str, dict] = {
         final=96.2,
         comments={
             "2025-04": "Year-end closedown and move to the new purchase-to-pay workflow "
-                       "delayed approvals",
+            "delayed approvals",
         },
     ),
     # High availability with one major outage in July 2026: outlier (special cause
@@ -240,7 +249,7 @@ SCENARIOS: dict[str, dict] = {
         final=99.84,
         comments={
             "2026-07": "Major SPM outage 14-15 July: database failover did not complete; "
-                       "about 7 service hours lost. Post-incident review under way",
+            "about 7 service hours lost. Post-incident review under way",
         },
     ),
     # Improving in 2024, then around target; latest amber.
@@ -259,10 +268,10 @@ SCENARIOS: dict[str, dict] = {
         noise=18,
         final=455,
         comments={
-            "2026-02": "Move to the new ServiceNow instance: 130 legacy incidents carried over "
-                       "and duplicates not yet merged",
+            "2026-02": "Move to the new ServiceNow instance: 90 legacy incidents carried over "
+            "and duplicates not yet merged",
             "2026-09": "Not reducing: two service desk vacancies and supplier tickets held by a "
-                       "network change freeze. Recovery plan to Digital Board in October",
+            "network change freeze. Recovery plan to Digital Board in October",
         },
     ),
     # Small counts; latest green.
@@ -278,11 +287,13 @@ SCENARIOS: dict[str, dict] = {
         knots=[("2023-10", 76), ("2025-03", 84), ("2026-09", 80)],
         noise=4,
         final=78.0,
-        gaps={"2024-06": "Portfolio Board not held in the pre-election period; "
-                         "milestone review not carried out"},
+        gaps={
+            "2024-06": "Portfolio Board not held in the pre-election period; "
+            "milestone review not carried out"
+        },
         comments={
             "2026-09": "4 of 18 milestones late, 3 of them in the Future Platform programme "
-                       "pending a supplier contract variation",
+            "pending a supplier contract variation",
         },
     ),
     # Small counts, creeping up; latest red.
@@ -292,7 +303,7 @@ SCENARIOS: dict[str, dict] = {
         final=5,
         comments={
             "2026-09": "Three Case Transfer and Future Platform projects rated red after "
-                       "re-planning; recovery plans to Portfolio Board in November",
+            "re-planning; recovery plans to Portfolio Board in November",
         },
     ),
     # Improving to above plan; latest green.
@@ -319,7 +330,7 @@ SCENARIOS: dict[str, dict] = {
         final=712,
         comments={
             "2026-01": "Complaints about ADP award reviews after review letters went to "
-                       "clients transferred from DWP",
+            "clients transferred from DWP",
             "2026-09": "Still mainly about award reviews; new review letter wording from November",
         },
     ),
@@ -332,7 +343,7 @@ SCENARIOS: dict[str, dict] = {
         final=67.5,
         comments={
             "2026-09": "Stage 1 team stretched by higher complaint volumes; 6 staff "
-                       "redeployed to complaints from 1 October",
+            "redeployed to complaints from 1 October",
         },
     ),
     # Stable score; survey gap in early 2025; latest green.
@@ -358,7 +369,7 @@ SCENARIOS: dict[str, dict] = {
         gaps={"2026-06": "Subject access request tracker being rebuilt; figure not produced"},
         comments={
             "2026-09": "Three very large requests covering several years of case history and "
-                       "two caseworkers on long-term absence; support from October",
+            "two caseworkers on long-term absence; support from October",
         },
     ),
     # Small counts with one outlier in March 2024; latest green.
@@ -369,7 +380,7 @@ SCENARIOS: dict[str, dict] = {
         final=11,
         comments={
             "2024-03": "Print supplier error: letters for 23 clients sent to previous addresses, "
-                       "each logged as a breach; supplier process changed",
+            "each logged as a breach; supplier process changed",
         },
     ),
     # Quarterly count; latest amber.
@@ -379,7 +390,7 @@ SCENARIOS: dict[str, dict] = {
         final=4,
         comments={
             "2026-Q3": "Above appetite: cyber security, case transfer delivery, workforce "
-                       "capacity and supplier resilience (new this quarter)",
+            "capacity and supplier resilience (new this quarter)",
         },
     ),
     # Quarterly, improving in 2024, then steady; latest green.
@@ -394,11 +405,10 @@ SCENARIOS: dict[str, dict] = {
         noise=38000,
         outliers={"2026-05": 1240000},
         final=402000,
-        gaps={"2024-05": "Counter Fraud case system unavailable at month end; "
-                         "figure not produced"},
+        gaps={"2024-05": "Counter Fraud case system unavailable at month end; figure not produced"},
         comments={
             "2026-05": "Includes £0.86m from one organised fraud investigation (63 linked "
-                       "Scottish Child Payment applications), referred to Police Scotland",
+            "Scottish Child Payment applications), referred to Police Scotland",
         },
     ),
 }
@@ -433,13 +443,14 @@ def month_of(period: str) -> int:
     return int(period[5:7])
 
 
-def trend_values(base: float, end: float, n: int, decimals: int,
-                 rng: np.random.Generator) -> np.ndarray:
+def trend_values(
+    base: float, end: float, n: int, decimals: int, rng: np.random.Generator
+) -> np.ndarray:
     """n values moving strictly monotonically from base (exclusive) to end (inclusive).
 
     Worked in whole rounding units so that rounding can never produce a flat step.
     """
-    scale = 10 ** decimals
+    scale = 10**decimals
     start_units = round(base * scale)
     total = round(end * scale) - start_units
     sign = 1 if total >= 0 else -1
@@ -452,8 +463,9 @@ def trend_values(base: float, end: float, n: int, decimals: int,
     return units / scale
 
 
-def series(measure: dict, periods: list[str], scenario: dict,
-           rng: np.random.Generator) -> list[float | None]:
+def series(
+    measure: dict, periods: list[str], scenario: dict, rng: np.random.Generator
+) -> list[float | None]:
     unit = measure["unit"]
     n = len(periods)
     index = {p: i for i, p in enumerate(periods)}
@@ -465,7 +477,7 @@ def series(measure: dict, periods: list[str], scenario: dict,
     ys = [float(v) for _, v in knots]
     level = np.interp(np.arange(n), xs, ys)
     for period, delta in scenario.get("steps", []):
-        level[index[period]:] += delta
+        level[index[period] :] += delta
 
     season = scenario.get("season", {})
     effect = np.array([season.get(month_of(p), 0.0) for p in periods], dtype=float)
@@ -516,8 +528,9 @@ def build_rows(register: dict) -> list[list[str]]:
         gaps = scenario.get("gaps", {})
         comments = scenario.get("comments", {})
         for period, value in zip(periods, values, strict=True):
-            rows.append([mid, period, fmt(value, decimals), gaps.get(period, ""),
-                         comments.get(period, "")])
+            rows.append(
+                [mid, period, fmt(value, decimals), gaps.get(period, ""), comments.get(period, "")]
+            )
     return rows
 
 

@@ -8,6 +8,7 @@ that pmbot never answers its own mail.
 from __future__ import annotations
 
 from datetime import datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
@@ -41,7 +42,8 @@ class Composer:
 
     def prompt(self, prompt: Prompt, now: datetime) -> EmailMessage:
         subject = self.render("email/prompt_subject.txt", prompt=prompt).strip()
-        message = self.new_message("prompt", prompt.owner_email, subject, now)
+        to = str(Address(prompt.owner_name, addr_spec=prompt.owner_email))
+        message = self.new_message("prompt", to, subject, now)
         message.set_content(self.render("email/prompt.txt", prompt=prompt))
         message.add_alternative(self.render("email/prompt.html", prompt=prompt), subtype="html")
         return message

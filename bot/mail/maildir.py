@@ -10,6 +10,7 @@ message, and a mail client or Dovecot can open the same tree.
 
 from __future__ import annotations
 
+import contextlib
 import mailbox
 import os
 from collections.abc import Iterator
@@ -39,8 +40,11 @@ class MaildirBackend:
         entries = []
         for sub in ("new", "cur"):
             folder = inbox / sub
-            entries += [(entry.stat().st_mtime, entry.name, sub) for entry in os.scandir(folder)
-                        if entry.is_file() and not entry.name.startswith(".")]
+            entries += [
+                (entry.stat().st_mtime, entry.name, sub)
+                for entry in os.scandir(folder)
+                if entry.is_file() and not entry.name.startswith(".")
+            ]
         for _, name, sub in sorted(entries):
             path = inbox / sub / name
             try:
@@ -57,10 +61,8 @@ class MaildirBackend:
         source = self.root / "inbox" / mail.key
         base_name = mail.key.split("/", 1)[1].split(":2,", 1)[0]
         target = self.root / "processed" / "cur" / f"{base_name}:2,S"
-        try:
+        with contextlib.suppress(FileNotFoundError):  # already moved by an earlier run
             os.replace(source, target)
-        except FileNotFoundError:
-            pass  # already moved by an earlier run
 
     def close(self) -> None:
         pass

@@ -14,6 +14,7 @@ import re
 from email.message import EmailMessage
 from email.utils import parseaddr
 from html.parser import HTMLParser
+from itertools import takewhile
 
 # ---------------------------------------------------------------------------------- auto-replies
 
@@ -64,7 +65,9 @@ def auto_reply_reason(msg: EmailMessage, bot_address: str) -> str | None:
     if re.search(r"\b(mailer-daemon|postmaster)@", _header(msg, "From"), re.IGNORECASE):
         return f"bounce (from {_short(_header(msg, 'From'))})"
     if "Auto-Submitted" in msg:
-        value = _header(msg, "Auto-Submitted").partition(";")[0].strip().lower()
+        # "auto-replied (vacation); x=1" -> "auto-replied": the keyword, without comment or params
+        value = re.sub(r"\(.*?\)", "", _header(msg, "Auto-Submitted")).partition(";")[0]
+        value = value.strip().lower()
         if value != "no":  # RFC 3834: anything but "no" is automatic
             return f"auto-reply (Auto-Submitted: {_short(value)})"
     for name in ("X-Autoreply", "X-Autorespond"):
@@ -295,14 +298,15 @@ def _header_key(line: str) -> str:
 
 
 def _starts_header_block(lines: list[str], i: int) -> bool:
-    """A 'From:' line followed by two other header lines ('Sent:', 'To:', 'Subject:', ...).
+    """A 'From:' line with two other header lines ('Sent:', 'To:', ...) right under it.
 
-    Two are required so that a reply line like "From: my side, all fine" does not cut the reply.
+    Two are required, with no blank line between, so that a reply line like "From: my side, all
+    fine" does not cut the reply.
     """
     if _header_key(lines[i]) not in _FROM_KEYS:
         return False
-    following = {_header_key(line) for line in lines[i + 1 : i + 6]}
-    return len(following & _OTHER_KEYS) >= 2
+    block = takewhile(str.strip, lines[i + 1 : i + 6])  # a header block has no blank lines
+    return len({_header_key(line) for line in block} & _OTHER_KEYS) >= 2
 
 
 def _attribution_size(lines: list[str], i: int) -> int:

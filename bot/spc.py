@@ -1,0 +1,445 @@
+"""Statistical process control: XmR charts read the NHS England "Making Data Count" way.
+
+The rules and defaults are those of the R package NHSRplotthedots (``ptd_spc``), the reference
+implementation of Making Data Count.
+
+Lines, per group of points (a whole series, or each part of a rebased series):
+
+- mean of the values; moving range ``|x[i] - x[i-1]|``, never taken across a gap or a rebase;
+- outlier screening (``screen_outliers=True``, the default): moving ranges at or above
+  3.267 x their mean (the moving-range chart's upper range limit) are left out, and the mean
+  moving range is taken again from the rest;
+- process limits ``lpl``/``upl`` = mean -/+ 2.66 x mean moving range; one sigma is 2.66 / 3 x
+  mean moving range, giving the ``sigma_1_*`` and ``sigma_2_*`` lines;
+- ``fix_after_n_points=N`` (N >= 12, as in the reference; default None): only each group's
+  first N positions, gaps included, set its mean and limits; later points are judged by them;
+- ``rebase_at``: positions where a new group, with its own mean and limits, starts.
+
+Special-cause rules, within a group, highest precedence first (a point gets one rule):
+
+1. ``outside_limits``: a point strictly above ``upl`` or below ``lpl``;
+2. ``trend``: every point of a run of 7 rising (6 consecutive strict rises) or 7 falling; an
+   equal neighbour breaks the run;
+3. ``two_in_three``: of 3 consecutive points all strictly on the same side of the mean, at
+   least 2 lie beyond two sigma but within the limits; those (not the third) are flagged;
+4. ``shift``: every point of a run of 7 or more strictly on one side of the mean; a point
+   exactly on the mean breaks the run.
+
+A special-cause point is high (above the mean, or in a rising trend) or low, and so an
+``improvement`` or a ``concern`` by the measure's ``better`` (``up``, the reference's default
+"increase", or ``down``), or ``neutral`` for a ``neutral`` measure. Its ``variation`` is one of
+``common_cause``, ``improvement_high``, ``improvement_low``, ``concern_high``, ``concern_low``,
+``neutral_high``, ``neutral_low``; the chart's variation is that of its latest point.
+
+Assurance compares a target with the latest group's limits: target beyond the limits on the bad
+side means the process will ``consistent_fail``, on the good side ``consistent_pass``, and
+between them (or on a limit, or with no limits) ``inconsistent``; None without a target or for
+a ``neutral`` measure.
+
+Where we differ from the reference, on purpose:
+
+- Gaps. The reference expects none (a missing value there produces stray special causes,
+  NHSRplotthedots issue #156). Here a gap keeps its row with the group's lines and no special
+  cause; the moving range does not bridge it; the rules read the points either side of it as
+  neighbours; the chart's variation is that of the latest non-missing point.
+- A flat series. When every moving range is zero the reference screens them all out and its
+  limits become NaN; here nothing is screened and the limits sit on the mean.
+- A trend's direction. A point in two trends (a turning point) takes the later trend's
+  direction, as in the reference; but the reference judges it by the very next step even when
+  that step belongs to no trend (say a repeated value between a rise and a fall), which can
+  call the last point of a rise "falling". Here a point takes the direction of a trend it is in.
+- The reference warns when a group has fewer than 13 points ("trial limits"); we do not.
+
+``xmr`` charts one series and is the plain statement of these rules; ``analyse`` charts every
+measure of a history at once with numpy group operations (``bot.spc_engine``) and is tested to
+give the same results as ``xmr`` measure by measure.
+
+    >>> chart = xmr([12, 11, 13, 12, 14, 12, 13, 11, 12, 25], better="down", target=20)
+    >>> chart.loc[9, ["rule", "special_cause", "variation"]].tolist()
+    ['outside_limits', 'concern', 'concern_high']
+    >>> round(float(chart.loc[0, "mean"]), 2), round(float(chart.loc[0, "upl"]), 2)
+    (13.5, 17.49)
+    >>> chart.attrs["variation"], chart.attrs["assurance"]
+    ('concern_high', 'consistent_pass')
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import operator
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from bot import spc_engine as engine
+from bot.spc_engine import (
+    LIMIT_FACTOR,
+    MR_OUTLIER_FACTOR,
+    RULES,
+    RUN_LENGTH,
+    SIGMA_FACTOR,
+    SPECIAL_CAUSES,
+    VARIATIONS,
+)
+
+__all__ = [
+    "ASSURANCES",
+    "COLUMNS",
+    "LIMIT_FACTOR",
+    "MIN_FIXED_POINTS",
+    "MR_OUTLIER_FACTOR",
+    "RULES",
+    "RUN_LENGTH",
+    "SPECIAL_CAUSES",
+    "VARIATIONS",
+    "analyse",
+    "xmr",
+]
+
+BETTER_DIRECTION = {"up": 1, "down": -1, "neutral": 0}
+ASSURANCES = ("consistent_pass", "consistent_fail", "inconsistent")
+# The reference refuses a fixed baseline of fewer points: limits from fewer are not trusted.
+MIN_FIXED_POINTS = 12
+
+COLUMNS = (
+    "value",
+    "group",
+    "mean",
+    "mr",
+    "mr_mean",
+    "lpl",
+    "upl",
+    "sigma_1_lower",
+    "sigma_1_upper",
+    "sigma_2_lower",
+    "sigma_2_upper",
+    "rule",
+    "special_cause",
+    "variation",
+)
+_LABEL_COLUMNS = ("rule", "special_cause", "variation")
+_HISTORY_COLUMNS = ("measure_id", "period", "value", "better")
+
+
+def xmr(
+    values: Iterable[float | None],
+    better: str = "up",
+    target: float | None = None,
+    fix_after_n_points: int | None = None,
+    rebase_at: Iterable[int] = (),
+    screen_outliers: bool = True,
+) -> pd.DataFrame:
+    """Chart one series: one row per value (a gap is None or NaN), columns ``COLUMNS``.
+
+    ``df.attrs["variation"]`` is the latest point's variation (None with no values);
+    ``df.attrs["assurance"]`` is the assurance against ``target`` (None without one). A pandas
+    Series keeps its index; ``rebase_at`` counts positions from 0 either way.
+
+    >>> chart = xmr([5, 6, 5, 6, 5, 8, 9, 8, 9, 8], rebase_at=[5])
+    >>> chart["mean"].tolist()
+    [5.4, 5.4, 5.4, 5.4, 5.4, 8.4, 8.4, 8.4, 8.4, 8.4]
+    >>> chart["mr"].tolist()[4:7]
+    [1.0, nan, 1.0]
+    >>> chart.attrs["variation"], chart.attrs["assurance"]
+    ('common_cause', None)
+    """
+    direction = _direction(better)
+    _check_baseline(fix_after_n_points)
+    index = values.index if isinstance(values, pd.Series) else None
+    y = [math.nan if pd.isna(v) else float(v) for v in values]
+    starts = _group_starts(len(y), rebase_at)
+
+    columns: dict[str, list] = {name: [] for name in COLUMNS}
+    for number, (start, stop) in enumerate(itertools.pairwise([*starts, len(y)])):
+        group = _chart_group(y[start:stop], direction, fix_after_n_points, screen_outliers)
+        group["group"] = [number] * (stop - start)
+        for name in COLUMNS:
+            columns[name].extend(group[name])
+
+    chart = pd.DataFrame({name: _column(name, columns[name], index) for name in COLUMNS})
+    latest = [v for v in columns["variation"] if v is not None]
+    chart.attrs["variation"] = latest[-1] if latest else None
+    chart.attrs["assurance"] = (
+        _assurance(target, columns["lpl"][-1], columns["upl"][-1], direction) if len(y) else None
+    )
+    return chart
+
+
+def _chart_group(
+    y: list[float], direction: int, fix_after_n_points: int | None, screen_outliers: bool
+) -> dict[str, list]:
+    """Every column but ``group`` for one group of points (gaps included)."""
+    mean, mr_mean = _mean_and_mr(y[:fix_after_n_points], screen_outliers)
+    lines = {
+        "mean": mean,
+        "mr_mean": mr_mean,
+        "lpl": mean - LIMIT_FACTOR * mr_mean,
+        "upl": mean + LIMIT_FACTOR * mr_mean,
+        "sigma_1_lower": mean - SIGMA_FACTOR * mr_mean,
+        "sigma_1_upper": mean + SIGMA_FACTOR * mr_mean,
+        "sigma_2_lower": mean - 2 * SIGMA_FACTOR * mr_mean,
+        "sigma_2_upper": mean + 2 * SIGMA_FACTOR * mr_mean,
+    }
+    columns: dict[str, list] = {name: [value] * len(y) for name, value in lines.items()}
+    columns["value"] = y
+    columns["mr"] = [math.nan] + [abs(b - a) for a, b in itertools.pairwise(y)]
+
+    present = [i for i, value in enumerate(y) if not math.isnan(value)]
+    causes = _special_causes([y[i] for i in present], lines)
+    for name in _LABEL_COLUMNS:
+        columns[name] = [None] * len(y)
+    for i, cause in zip(present, causes, strict=True):
+        columns["variation"][i] = "common_cause"
+        if cause is not None:
+            rule, high = cause
+            kind = "neutral" if direction == 0 else _improvement_or_concern(high, direction)
+            columns["rule"][i] = rule
+            columns["special_cause"][i] = kind
+            columns["variation"][i] = f"{kind}_{'high' if high else 'low'}"
+    return columns
+
+
+def _mean_and_mr(base: list[float], screen_outliers: bool) -> tuple[float, float]:
+    """Mean and mean moving range of a group's baseline points."""
+    ranges = [abs(b - a) for a, b in itertools.pairwise(base)]  # NaN beside a gap
+    mr_mean = _mean(ranges)
+    # With every range zero there is nothing unusual to screen (see the module docstring).
+    if screen_outliers and mr_mean > 0:
+        mr_mean = _mean([r for r in ranges if r < MR_OUTLIER_FACTOR * mr_mean])
+    return _mean(base), mr_mean
+
+
+def _mean(values: Iterable[float]) -> float:
+    """Mean of the non-missing values, NaN if none.
+
+    Summed in order, then corrected by the mean residual as R's ``mean`` does, so a flat series
+    of 0.1s has a mean of exactly 0.1 and no point reads as above or below it.
+    """
+    present = [v for v in values if not math.isnan(v)]
+    if not present:
+        return math.nan
+    total = 0.0
+    for v in present:
+        total += v
+    mean = total / len(present)
+    residual = 0.0
+    for v in present:
+        residual += v - mean
+    return mean + residual / len(present)
+
+
+def _special_causes(
+    points: Sequence[float], lines: dict[str, float]
+) -> list[tuple[str, bool] | None]:
+    """(rule, is_high) for each point of one group, None for common cause; no gaps in points."""
+    n = len(points)
+    mean, lower_2, upper_2 = lines["mean"], lines["sigma_2_lower"], lines["sigma_2_upper"]
+    side = [_sign(x - mean) for x in points]
+    outside = [x > lines["upl"] or x < lines["lpl"] for x in points]
+    near = [
+        not out and (x < lower_2 or x > upper_2) for x, out in zip(points, outside, strict=True)
+    ]
+    steps = [_sign(b - a) for a, b in itertools.pairwise(points)]  # steps[i]: point i to i + 1
+
+    shift = [False] * n
+    for end in range(RUN_LENGTH - 1, n):
+        run = side[end - RUN_LENGTH + 1 : end + 1]
+        if run[0] != 0 and run.count(run[0]) == RUN_LENGTH:
+            shift[end - RUN_LENGTH + 1 : end + 1] = [True] * RUN_LENGTH
+
+    # +1 rising, -1 falling. A later trend overwrites an earlier one: a turning point in both
+    # takes the later direction.
+    trend = [0] * n
+    for end in range(RUN_LENGTH - 1, n):
+        run = steps[end - RUN_LENGTH + 1 : end]
+        if run[0] != 0 and run.count(run[0]) == RUN_LENGTH - 1:
+            trend[end - RUN_LENGTH + 1 : end + 1] = [run[0]] * RUN_LENGTH
+
+    two_in_three = [False] * n
+    for start in range(n - 2):
+        window = range(start, start + 3)
+        if sum(near[i] for i in window) >= 2 and abs(sum(side[i] for i in window)) == 3:
+            for i in window:
+                two_in_three[i] = two_in_three[i] or near[i]
+
+    causes: list[tuple[str, bool] | None] = []
+    for i in range(n):
+        if outside[i]:
+            causes.append(("outside_limits", side[i] > 0))
+        elif trend[i]:
+            causes.append(("trend", trend[i] > 0))
+        elif two_in_three[i]:
+            causes.append(("two_in_three", side[i] > 0))
+        elif shift[i]:
+            causes.append(("shift", side[i] > 0))
+        else:
+            causes.append(None)
+    return causes
+
+
+def _sign(x: float) -> int:
+    """-1, 0 or 1; 0 for NaN (no mean, so no side)."""
+    return (x > 0) - (x < 0)
+
+
+def _improvement_or_concern(high: bool, direction: int) -> str:
+    return "improvement" if (1 if high else -1) * direction > 0 else "concern"
+
+
+def _assurance(target: float | None, lpl: float, upl: float, direction: int) -> str | None:
+    if target is None or pd.isna(target) or direction == 0:
+        return None
+    if target > upl:  # the whole process runs below the target
+        return "consistent_fail" if direction > 0 else "consistent_pass"
+    if target < lpl:  # the whole process runs above the target
+        return "consistent_pass" if direction > 0 else "consistent_fail"
+    return "inconsistent"
+
+
+def analyse(
+    history: pd.DataFrame,
+    *,
+    fix_after_n_points: int | None = None,
+    screen_outliers: bool = True,
+) -> pd.DataFrame:
+    """Chart every measure of a history at once, with the same results as ``xmr`` on each.
+
+    ``history`` has columns ``measure_id``, ``period`` (anything that sorts in time order:
+    ``2026-10``, ``2026-Q3``, dates), ``value`` (NaN or None for a gap) and ``better``; and
+    optionally ``target`` (NaN for none) and ``rebase`` (True on a row that starts a new group).
+    ``better`` and ``target`` belong to the measure: the value on its latest row is used. Rows
+    may come in any order; a measure with two rows for one period is refused.
+
+    Returns the history sorted by measure_id and period, with a fresh index and the ``COLUMNS``
+    of ``xmr`` added (``value`` as a float; ``group`` counted within each measure).
+    ``df.attrs["summary"]`` is a DataFrame indexed by measure_id with ``variation`` and
+    ``assurance`` (as ``xmr``'s attrs), ``latest_period`` and ``latest_value`` (the latest
+    non-missing point), and the latest group's ``mean``, ``lpl`` and ``upl``.
+
+    >>> history = pd.DataFrame({
+    ...     "measure_id": ["A"] * 8 + ["B"] * 6,
+    ...     "period": [f"2026-{m:02}" for m in range(1, 9)] + [f"2026-{m:02}" for m in range(1, 7)],
+    ...     "value": [20, 21, 19, 20, 22, 21, 20, 31, 90, 92, None, 91, 89, 93],
+    ...     "better": ["down"] * 8 + ["up"] * 6,
+    ...     "target": [None] * 8 + [80] * 6,
+    ... })
+    >>> charts = analyse(history)
+    >>> charts.loc[7, ["measure_id", "period", "rule", "special_cause"]].tolist()
+    ['A', '2026-08', 'outside_limits', 'concern']
+    >>> charts.attrs["summary"][["variation", "assurance"]].to_dict("index")
+    {'A': {'variation': 'concern_high', 'assurance': None}, \
+'B': {'variation': 'common_cause', 'assurance': 'consistent_pass'}}
+    """
+    absent = [name for name in _HISTORY_COLUMNS if name not in history.columns]
+    if absent:
+        raise ValueError(f"history lacks the column(s) {', '.join(absent)}")
+    _check_baseline(fix_after_n_points)
+    rows = history.sort_values(["measure_id", "period"], ignore_index=True)
+    measure = rows["measure_id"].to_numpy()
+    period = rows["period"].to_numpy()
+    n = len(rows)
+
+    starts_measure = np.ones(n, dtype=bool)
+    starts_measure[1:] = measure[1:] != measure[:-1]
+    repeated = np.flatnonzero(~starts_measure[1:] & (period[1:] == period[:-1]))
+    if len(repeated):
+        at = repeated[0] + 1
+        raise ValueError(f"measure {measure[at]} has more than one value for {period[at]}")
+    measure_number = np.cumsum(starts_measure) - 1
+    last_row = np.flatnonzero(np.append(starts_measure[1:], True))
+
+    direction = _directions(rows, measure)[last_row][measure_number]
+    target = (
+        pd.to_numeric(rows["target"]).to_numpy(dtype=float, na_value=np.nan)[last_row]
+        if "target" in rows.columns
+        else np.full(len(last_row), np.nan)
+    )
+    rebase = (
+        rows["rebase"].to_numpy(dtype=bool, na_value=False)
+        if "rebase" in rows.columns
+        else np.zeros(n, dtype=bool)
+    )
+    group = np.cumsum(starts_measure | rebase) - 1
+    y = pd.to_numeric(rows["value"]).to_numpy(dtype=float, na_value=np.nan)
+
+    lines = engine.compute_lines(
+        y, group, fix_after_n_points=fix_after_n_points, screen_outliers=screen_outliers
+    )
+    labels = engine.special_causes(y, group, direction, lines)
+    first_group = group[np.flatnonzero(starts_measure)]
+    computed = {"value": y, "group": group - first_group[measure_number], **lines, **labels}
+    charts = rows.assign(**{name: _column(name, computed[name], rows.index) for name in COLUMNS})
+
+    # The latest non-missing row of each measure that has one.
+    present = np.flatnonzero(~np.isnan(y))
+    latest = present[np.append(measure_number[present][1:] != measure_number[present][:-1], True)]
+    variation = np.full(len(last_row), None, dtype=object)
+    variation[measure_number[latest]] = labels["variation"][latest]
+    index = pd.Index(measure[last_row], name="measure_id")
+    summary = pd.DataFrame(
+        {
+            "variation": pd.Series(variation, index=index, dtype=object),
+            "assurance": pd.Series(
+                engine.assurance(
+                    target, lines["lpl"][last_row], lines["upl"][last_row], direction[last_row]
+                ),
+                index=index,
+                dtype=object,
+            ),
+            "latest_period": pd.Series(period[latest], index=measure[latest]),
+            "latest_value": pd.Series(y[latest], index=measure[latest]),
+            "mean": lines["mean"][last_row],
+            "lpl": lines["lpl"][last_row],
+            "upl": lines["upl"][last_row],
+        },
+        index=index,
+    )
+    charts.attrs["summary"] = summary
+    return charts
+
+
+def _directions(rows: pd.DataFrame, measure: np.ndarray) -> np.ndarray:
+    """+1, -1 or 0 per row from ``better``; refuses anything but up, down and neutral."""
+    codes, kinds = pd.factorize(rows["better"])
+    # A missing better has code -1, which picks the False appended at the end.
+    allowed = np.array([kind in BETTER_DIRECTION for kind in kinds] + [False])
+    bad = np.flatnonzero(~allowed[codes])
+    if len(bad):
+        at = bad[0]
+        raise ValueError(
+            f"measure {measure[at]}: better must be up, down or neutral, not {rows['better'][at]!r}"
+        )
+    return np.array([BETTER_DIRECTION[kind] for kind in kinds], dtype=np.int8)[codes]
+
+
+def _direction(better: str) -> int:
+    if better not in BETTER_DIRECTION:
+        raise ValueError(f"better must be up, down or neutral, not {better!r}")
+    return BETTER_DIRECTION[better]
+
+
+def _check_baseline(fix_after_n_points: int | None) -> None:
+    if fix_after_n_points is not None and fix_after_n_points < MIN_FIXED_POINTS:
+        raise ValueError(
+            f"fix_after_n_points must be at least {MIN_FIXED_POINTS}, not {fix_after_n_points}"
+        )
+
+
+def _group_starts(n: int, rebase_at: Iterable[int]) -> list[int]:
+    """Sorted first positions of the groups: 0 and each rebase position."""
+    starts = {0} if n else set()
+    for position in rebase_at:
+        position = operator.index(position)
+        if not 0 <= position < n:
+            raise ValueError(f"rebase position {position} is outside the {n} values")
+        starts.add(position)
+    return sorted(starts)
+
+
+def _column(name: str, values: Sequence | np.ndarray, index: pd.Index | None) -> pd.Series:
+    """A result column; labels stay objects, as pandas' string dtype would turn None into NaN."""
+    if name in _LABEL_COLUMNS:
+        return pd.Series(values, index=index, dtype=object)
+    return pd.Series(values, index=index, dtype="int64" if name == "group" else float)

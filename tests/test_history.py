@@ -1,0 +1,57 @@
+"""Importing past figures: validated against the register, all or nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.measures import ImportRejected
+from bot.settings import PROJECT_ROOT
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "history.csv"
+    path.write_text("measure_id,period,value,reason,commentary\n" + text, encoding="utf-8")
+    return path
+
+
+def test_good_history_is_stored_and_a_second_import_adds_nothing(tmp_path, loaded, clock):
+    path = write(tmp_path, "OD-01,2026-08,52,,\nOD-01,2026-09,,Outage,\nRSK-01,2026-Q3,3,,\n")
+    assert loaded.service.import_history(path, clock()) == (3, 3)
+    assert loaded.service.import_history(path, clock()) == (3, 0)
+    frame = loaded.store.history_frame()
+    gap = frame[(frame.measure_id == "OD-01") & (frame.period == "2026-09")].iloc[0]
+    assert gap.status == "not_available" and gap.reason == "Outage"
+
+
+def test_a_bad_history_file_imports_nothing_and_names_each_row(tmp_path, loaded, clock):
+    path = write(
+        tmp_path,
+        "OD-01,2026-08,52,,\n"
+        "RSK-01,2026-09,3,,\n"  # quarterly measure with a monthly period
+        "OD-02,2026-08,140,,\n"  # impossible percentage
+        "XX-01,2026-08,1,,\n"  # not in the register
+        "OD-01,2026-13,1,,\n"  # no such month
+        "OD-01,2026-08,53,,\n"  # twice
+        "OD-02,2026-07,,,\n"  # a gap without a reason
+        "OD-02,2027-01,50,,\n",  # the future
+    )
+    with pytest.raises(ImportRejected) as caught:
+        loaded.service.import_history(path, clock())
+    problems = {p.row: str(p) for p in caught.value.problems}
+    assert "quarterly" in problems[3] and "2026-Q3" in problems[3]
+    assert "above 100%" in problems[4]
+    assert "'XX-01' is not in the register" in problems[5]
+    assert problems[6].startswith("row 6, period:")
+    assert "appears twice (also row 2)" in problems[7]
+    assert "needs a reason" in problems[8]
+    assert "has not ended yet" in problems[9]
+    assert loaded.store.submission_count() == 0
+
+
+def test_the_sample_history_imports_whole(bot, clock):
+    bot.service.import_register(PROJECT_ROOT / "data" / "measures.yaml", clock())
+    rows, new = bot.service.import_history(PROJECT_ROOT / "data" / "history.csv", clock())
+    assert rows == new > 1000
+    frame = bot.store.history_frame()
+    assert frame.groupby("measure_id").size().min() >= 12
+    assert frame["value"].isna().sum() > 0, "the sample has gaps to show as placeholders"

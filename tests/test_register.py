@@ -1,0 +1,89 @@
+"""Importing the measure register: every row checked first, all or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.measures import ImportRejected, load_register
+from bot.settings import PROJECT_ROOT
+
+SAMPLE = PROJECT_ROOT / "data" / "measures.yaml"
+
+CSV_HEADER = (
+    "id,name,area,unit,better,target,amber_tolerance,red_tolerance,frequency,"
+    "owner_email,deputy_email\n"
+)
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_sample_register_is_valid_and_realistic():
+    register = load_register(SAMPLE)
+    measures = register.measures
+    assert 28 <= len(measures) <= 36
+    assert len({m.area for m in measures}) == 8
+    assert any(m.frequency == "quarterly" for m in measures)
+    assert 8 <= len({m.owner_email for m in measures}) <= 12
+    roles = [r for p in register.people for r in p.roles]
+    assert roles.count("coordinator") == 2 and roles.count("leadership") >= 2
+    assert all(m.description and m.limitations and m.source for m in measures)
+
+
+def test_a_csv_register_imports_like_yaml(tmp_path, bot, clock):
+    path = write(
+        tmp_path,
+        "register.csv",
+        CSV_HEADER
+        + "OD-01,Backlog,Operational delivery,count,down,500,0,10%,monthly,a@agency.example,\n"
+        + "RSK-01,Risks,Risk,count,down,2,,1,quarterly,b@agency.example,c@agency.example\n",
+    )
+    changes = bot.service.import_register(path, clock())
+    assert changes["added"] == ["OD-01", "RSK-01"]
+    assert bot.service.measure("RSK-01").deputy_email == "c@agency.example"
+
+
+def test_a_file_with_bad_rows_imports_nothing_and_lists_every_problem(tmp_path, bot, clock):
+    path = write(
+        tmp_path,
+        "register.csv",
+        CSV_HEADER
+        + "OD-01,Backlog,Operational delivery,count,down,500,0,10%,monthly,a@agency.example,\n"
+        + "OD-01,Backlog again,Operational delivery,count,down,500,0,,monthly,a@agency.example,\n"
+        + "OD-02,Speed,Operational delivery,percent,up,90,0,5,monthly,a@agency.example,\n"
+        + "OD-03,Accuracy,Operational delivery,%,up,,0,5,monthly,a@agency.example,\n"
+        + "OD-04,Volume,Operational delivery,count,up,5,0,5,monthly,not-an-email,\n"
+        + "OD-05,Volume,Operational delivery,count,sideways,5,0,5,yearly,a@agency.example,\n",
+    )
+    with pytest.raises(ImportRejected) as caught:
+        bot.service.import_register(path, clock())
+    problems = [str(p) for p in caught.value.problems]
+    assert "row 2, id: duplicate id OD-01 (also row 1)" in problems
+    assert any(p.startswith("row 3, unit: 'percent' is not a known unit") for p in problems)
+    assert any(p.startswith("row 4, target: missing") for p in problems)
+    assert any(p.startswith("row 5, owner_email: 'not-an-email'") for p in problems)
+    assert any(p.startswith("row 6, better:") for p in problems)
+    assert any(p.startswith("row 6, frequency:") for p in problems)
+    assert bot.service.measures() == [], "nothing may be imported from a bad file"
+
+
+def test_a_yaml_file_without_a_measures_list_is_refused_clearly(tmp_path):
+    with pytest.raises(ImportRejected) as caught:
+        load_register(write(tmp_path, "r.yaml", "- id: OD-01\n"))
+    assert "top-level 'measures:' list" in str(caught.value.problems[0])
+
+
+def test_reimporting_updates_changed_measures_and_deactivates_dropped_ones(
+    tmp_path, loaded, register_file, clock
+):
+    text = register_file.read_text().replace("target: 50", "target: 45")
+    text = text.split("  - id: RSK-01")[0] + "people: []\n"
+    changes = loaded.service.import_register(write(tmp_path, "v2.yaml", text), clock())
+    assert changes == {"added": [], "updated": ["OD-01"], "deactivated": ["RSK-01"]}
+    assert [m.id for m in loaded.service.measures()] == ["OD-01", "OD-02"]
+    assert loaded.service.measure("OD-01").target == 45

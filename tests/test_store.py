@@ -1,0 +1,112 @@
+"""The store: a real SQLite file in WAL mode, versioned schema, append-only submissions."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import datetime
+
+import pytest
+
+from bot.periods import LONDON
+from bot.store import MIGRATIONS, SchemaTooNew, Store, StoredSubmission
+
+NOW = datetime(2026, 11, 2, 9, tzinfo=LONDON)
+
+
+def submission(ref: str, measure: str = "OD-01", period: str = "2026-10", value=48.0):
+    return StoredSubmission(measure, period, value, "", "", "owner@agency.example", "cli", ref, NOW)
+
+
+@pytest.fixture
+def store(tmp_path, loaded) -> Store:
+    return loaded.store
+
+
+def test_init_creates_a_wal_database_at_the_current_schema_version(tmp_path):
+    store = Store(tmp_path / "new" / "pmbot.db")
+    assert store.migrate() == len(MIGRATIONS)
+    assert store.schema_version() == len(MIGRATIONS)
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.migrate() == 0, "running init again must change nothing"
+    store.close()
+
+
+def test_a_new_migration_is_applied_at_start_and_keeps_existing_rows(store, monkeypatch):
+    store.add_submission(submission("a"))
+    later = "ALTER TABLE people ADD COLUMN team TEXT NOT NULL DEFAULT '';"
+    monkeypatch.setattr("bot.store.MIGRATIONS", (*MIGRATIONS, later))
+    assert store.migrate() == 1
+    assert store.schema_version() == len(MIGRATIONS) + 1
+    assert "team" in store.db["people"].columns_dict
+    assert store.submission_count() == 1
+
+
+def test_a_database_from_a_newer_pmbot_is_refused_clearly(store):
+    store.db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(SchemaTooNew, match="newer version of pmbot"):
+        store.migrate()
+
+
+def test_submissions_cannot_be_updated_or_deleted(store):
+    store.add_submission(submission("a"))
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        store.db.conn.execute("UPDATE submissions SET value = 1")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        store.db.conn.execute("DELETE FROM submissions")
+    assert store.submission_count() == 1
+
+
+def test_the_same_source_reference_is_stored_once(store):
+    assert store.add_submission(submission("msg-1#1")) is True
+    assert store.add_submission(submission("msg-1#1", value=99.0)) is False
+    assert store.submission_count() == 1
+
+
+def test_a_correction_is_a_new_row_and_the_latest_row_is_current(store):
+    store.add_submission(submission("first", value=48.0))
+    store.add_submission(submission("second", value=51.0))
+    current = store.current_submissions(["2026-10"])[("OD-01", "2026-10")]
+    assert current["value"] == 51.0 and current["revisions"] == 2
+    assert [r["value"] for r in store.submissions_for("OD-01", "2026-10")] == [48.0, 51.0]
+
+
+def test_a_failed_transaction_writes_nothing(store):
+    with pytest.raises(sqlite3.IntegrityError), store.atomic():
+        store.add_submission(submission("ok"))
+        store.ledger_add("prompt", "k", NOW)
+        store.db.conn.execute("INSERT INTO ledger (kind, key, at) VALUES ('prompt', 'k', 'x')")
+    assert store.submission_count() == 0
+    assert store.ledger() == []
+
+
+def test_writers_in_many_threads_lose_nothing(store):
+    threads, per_thread = 8, 150
+    errors: list[BaseException] = []
+
+    def write(worker: int) -> None:
+        try:
+            for n in range(per_thread):
+                with store.atomic():
+                    store.add_submission(submission(f"w{worker}-{n}", value=float(n)))
+                    store.ledger_add("test", f"w{worker}-{n}", NOW)
+        except BaseException as exc:  # reported below, on the test's thread
+            errors.append(exc)
+        finally:
+            store.close()
+
+    workers = [threading.Thread(target=write, args=(w,)) for w in range(threads)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    assert errors == []
+    assert store.submission_count() == threads * per_thread
+    assert len(store.ledger("test")) == threads * per_thread
+
+
+def test_ledger_records_each_action_once(store):
+    assert store.ledger_add("prompt", "owner@x:2026-10", NOW, "<id@x>") is True
+    assert store.ledger_add("prompt", "owner@x:2026-10", NOW, "<other@x>") is False
+    assert store.ledger_entry("prompt", "owner@x:2026-10")["transport_ref"] == "<id@x>"
+    assert store.ledger_by_ref("prompt", ["<nope@x>", "<id@x>"])["key"] == "owner@x:2026-10"
