@@ -182,6 +182,13 @@ def _cut_html_quote(html: str) -> str:
     return html[: match.start()] if match else html
 
 
+# HTMLParser raises AssertionError on "<![" not followed by a keyword it knows (Python 3.11);
+# Outlook's own "<![if !supportLists]>" and "<![endif]>" are known, anything else becomes text.
+_BAD_MARKED_SECTION = re.compile(
+    r"<!\[(?!(cdata|temp|ignore|include|rcdata|if|else|endif)(?![-_.a-z0-9]))", re.IGNORECASE
+)
+
+
 class _TextExtractor(HTMLParser):
     _SKIP = {"head", "style", "script", "title"}
     _BLOCK = {"address", "blockquote", "dd", "div", "dl", "dt", "h1", "h2", "h3", "h4", "h5"}
@@ -228,7 +235,7 @@ def html_to_text(html: str) -> str:
     'OD-01: 48\\nOD-02: 9 & falling'
     """
     extractor = _TextExtractor()
-    extractor.feed(html)
+    extractor.feed(_BAD_MARKED_SECTION.sub("&lt;![", html))
     extractor.close()
     text = "".join(extractor.parts).replace("\xa0", " ").replace("\u200b", "")
     lines = [line.strip() for line in text.split("\n")]

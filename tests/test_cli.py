@@ -1,0 +1,124 @@
+"""The pmbot command line: help everywhere, one-line errors, the JSON shape scripts rely on."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bot.cli import build_parser, main
+from bot.settings import PROJECT_ROOT
+
+SAMPLE_REGISTER = str(PROJECT_ROOT / "data" / "measures.yaml")
+SAMPLE_HISTORY = str(PROJECT_ROOT / "data" / "history.csv")
+
+
+def all_commands(parser: argparse.ArgumentParser, path=()):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*path, name), sub
+                yield from all_commands(sub, (*path, name))
+
+
+def test_every_command_has_help_text():
+    commands = list(all_commands(build_parser()))
+    assert len(commands) >= 14
+    for path, sub in commands:
+        assert sub.description, f"pmbot {' '.join(path)} has no help text"
+
+
+def test_help_works_on_every_command(capsys):
+    for path, _ in all_commands(build_parser()):
+        with pytest.raises(SystemExit) as done:
+            main([*path, "--help"])
+        assert done.value.code == 0
+        assert "usage: pmbot" in capsys.readouterr().out
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # keep .env and data/ of the checkout out of it
+    for name in list(os.environ):
+        if name.startswith(("PMBOT_", "SLACK_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PMBOT_MAILDIR", str(tmp_path / "mail"))
+    return str(tmp_path / "cli.db")
+
+
+def run(db, *args, now="2026-11-09T10:00"):
+    return main(["--db", db, "--now", now, *args])
+
+
+def test_a_whole_cycle_from_the_command_line(db, capsys):
+    assert run(db, "init") == 0
+    assert run(db, "measures", "import", SAMPLE_REGISTER) == 0
+    assert run(db, "history", "import", SAMPLE_HISTORY) == 0
+    assert run(db, "prompts", "send", "2026-10", now="2026-11-02T09:00") == 0
+    assert "prompts sent for 2026-10" in capsys.readouterr().out
+    assert run(db, "submit", "OD-01", "2026-10", "52", "--comment", "steady") == 0
+    assert "OD-01 2026-10: 52 days stored (green)" in capsys.readouterr().out
+    assert run(db, "status", "2026-10", "--json") == 0
+    status = json.loads(capsys.readouterr().out)
+    od01 = next(m for m in status["measures"] if m["id"] == "OD-01")
+    assert od01["value"] == 52 and od01["channel"] == "cli" and od01["revisions"] == 1
+    assert {"id", "name", "area", "owner_email", "value", "status", "revisions",
+            "submitted_by", "submitted_at", "channel", "commentary"} <= set(od01)  # fmt: skip
+    assert run(db, "exceptions", "2026-10", "--json") == 0
+    exceptions = json.loads(capsys.readouterr().out)["exceptions"]
+    assert {e["status"] for e in exceptions} == {"missing"}
+    assert run(db, "measures", "list", "--json") == 0
+    assert len(json.loads(capsys.readouterr().out)["measures"]) == 32
+
+
+def test_a_bad_value_is_one_line_and_a_non_zero_exit(db, capsys):
+    run(db, "measures", "import", SAMPLE_REGISTER)
+    capsys.readouterr()
+    assert run(db, "submit", "OD-03", "2026-10", "140%") == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "above 100%" in err and "Traceback" not in err
+
+
+def test_a_bad_register_lists_its_problems_without_a_traceback(db, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,name,area,unit,better,target,owner_email\nOD-01,x,y,furlongs,up,,nobody\n")
+    assert run(db, "measures", "import", str(bad)) == 1
+    err = capsys.readouterr().err
+    assert "nothing imported" in err and "row 1, unit" in err and "row 1, target" in err
+    assert "Traceback" not in err
+
+
+def test_user_errors_never_show_a_traceback(db, capsys):
+    for args in (
+        ["measures", "import", "no-such-file.yaml"],
+        ["status", "2026-13"],
+        ["--now", "yesterday", "status"],
+    ):
+        assert main(["--db", db, *args]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("pmbot: ") and "Traceback" not in err
+
+
+def test_the_database_path_comes_from_pmbot_db(db, monkeypatch, tmp_path):
+    monkeypatch.setenv("PMBOT_DB", str(tmp_path / "from-env.db"))
+    assert main(["init"]) == 0
+    assert (tmp_path / "from-env.db").exists()
+
+
+def test_the_demo_runs_a_whole_cycle_in_a_fresh_process(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "demo", str(tmp_path / "demo")],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PMBOT_")},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for expected in ("REFUSED '140%' is above 100%", "ignored", "not in the register",
+                     "correction", "MISSING", "not available"):  # fmt: skip
+        assert expected in out
+    assert (tmp_path / "demo" / "pmbot.db").exists()
+    assert list((tmp_path / "demo" / "mail" / "outbox" / "new").iterdir())

@@ -1,0 +1,176 @@
+"""The whole email cycle on a real Maildir: prompt out, replies in, confirmations back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.measures import Person
+from bot.periods import parse_period
+from tests.conftest import reply
+
+OCTOBER = parse_period("2026-10")
+OWNER = "Olive Owner <owner@agency.example>"
+
+
+@pytest.fixture
+def prompted(loaded):
+    """Prompts for October 2026 sent; returns (bot, the owner's prompt)."""
+    loaded.send_prompts(OCTOBER)
+    prompts = {str(m["To"].addresses[0].addr_spec): m for m in loaded.mail.outbox_messages()}
+    return loaded, prompts["owner@agency.example"]
+
+
+def files(folder: Path) -> list[Path]:
+    return [p for sub in ("new", "cur") for p in (folder / sub).iterdir()]
+
+
+def confirmations(bot):
+    return [m for m in bot.mail.outbox_messages() if m["X-PMBot"] == "confirmation"]
+
+
+def test_prompt_lists_outstanding_measures_with_last_value_target_and_reply_block(prompted):
+    bot, prompt = prompted
+    text = prompt.get_body(("plain",)).get_content()
+    html = prompt.get_body(("html",)).get_content()
+    assert "2026-10" in prompt["Subject"] and "[PM-2026-10-" in prompt["Subject"]
+    assert prompt["Message-ID"] and prompt["Auto-Submitted"] == "auto-generated"
+    assert "OD-01: \n" in text and "OD-02: \n" in text
+    assert "target 50 days" in text and "Olive Owner" in html
+    assert "RSK-01" not in text, "quarterly measures are not due in October"
+
+
+def test_prompts_are_sent_once_per_owner_and_cycle(prompted):
+    bot, _ = prompted
+    assert bot.send_prompts(OCTOBER) == []
+    assert [m["To"].addresses[0].addr_spec for m in bot.mail.outbox_messages()] == [
+        "owner@agency.example"
+    ]
+
+
+def test_a_reply_with_one_bad_line_stores_the_good_ones_and_says_which_failed(prompted):
+    bot, prompt = prompted
+    body = (
+        "OD-01: 48 backlog down after recruitment\n"
+        "OD-02: 140%\n\n"
+        "Thanks\n\n"
+        "From: pmbot <pmbot@agency.example>\nSent: 02 November 2026 09:00\n"
+        "To: Olive Owner\nSubject: Performance figures\n\nOD-01: \nOD-02: \n"
+    )
+    bot.mail.deliver_to_inbox(reply(prompt, OWNER, body))
+    summary = bot.poll_mail()
+    assert [r.outcome for r in summary.results] == ["stored"]
+    rows = {r["id"]: r for r in bot.service.status(OCTOBER, bot.clock()).measures}
+    assert rows["OD-01"]["value"] == 48 and rows["OD-01"]["commentary"] == (
+        "backlog down after recruitment"
+    )
+    assert rows["OD-02"]["status"] == "outstanding"
+    [confirmation] = confirmations(bot)
+    text = confirmation.get_body(("plain",)).get_content()
+    assert "OD-01 2026-10: 48 days (green)" in text
+    assert "'140%' is above 100% for OD-02" in text
+    assert confirmation["To"] == "owner@agency.example"
+    assert confirmation["Auto-Submitted"] == "auto-replied"
+
+
+def test_the_confirmation_is_threaded_under_the_reply(prompted):
+    bot, prompt = prompted
+    message = reply(prompt, OWNER, "OD-01: 48")
+    bot.mail.deliver_to_inbox(message)
+    bot.poll_mail()
+    [confirmation] = confirmations(bot)
+    assert confirmation["In-Reply-To"] == message["Message-ID"]
+    assert confirmation["References"].split() == [prompt["Message-ID"], message["Message-ID"]]
+    assert confirmation["Subject"] == message["Subject"], "no second 'Re:'"
+
+
+def test_an_html_only_outlook_reply_is_read_above_the_quoted_original(prompted):
+    bot, prompt = prompted
+    html = (
+        "<html><body><div>OD-01: 47 fewer complex cases</div><div>OD-02: 91%</div>"
+        '<div id="divRplyFwdMsg"><b>From:</b> pmbot</div><div>OD-01: 12</div></body></html>'
+    )
+    message = reply(prompt, OWNER, "")
+    message.clear_content()
+    message.set_content(html, subtype="html")
+    bot.mail.deliver_to_inbox(message)
+    bot.poll_mail()
+    rows = {r["id"]: r for r in bot.service.status(OCTOBER, bot.clock()).measures}
+    assert (rows["OD-01"]["value"], rows["OD-02"]["value"]) == (47, 91)
+    assert rows["OD-01"]["revisions"] == 1, "the quoted 'OD-01: 12' must not be read"
+
+
+def test_an_out_of_office_is_recorded_ignored_and_never_answered(prompted):
+    bot, prompt = prompted
+    message = reply(
+        prompt,
+        OWNER,
+        "I am out of the office until Monday.\nOD-01: 99",
+        subject=f"Automatic reply: {prompt['Subject']}",
+        headers={"Auto-Submitted": "auto-replied"},
+    )
+    bot.mail.deliver_to_inbox(message)
+    [result] = bot.poll_mail().results
+    assert result.outcome == "ignored"
+    assert confirmations(bot) == []
+    assert bot.store.submission_count() == 0
+    [inbound] = bot.store.inbound()
+    assert inbound["outcome"] == "ignored" and "auto" in inbound["reason"]
+
+
+def test_the_same_message_polled_twice_is_stored_once(prompted):
+    bot, prompt = prompted
+    message = reply(prompt, OWNER, "OD-01: 48")
+    bot.mail.deliver_to_inbox(message)
+    bot.mail.deliver_to_inbox(message)  # the server delivered it twice
+    results = bot.poll_mail().results
+    results += bot.poll_mail().results  # and a second poll finds nothing new
+    assert [r.outcome for r in results] == ["stored", "seen"]
+    assert bot.store.submission_count() == 1
+    assert len(confirmations(bot)) == 1
+
+
+def test_processed_mail_is_moved_out_of_the_inbox_and_kept(prompted, settings):
+    bot, prompt = prompted
+    bot.mail.deliver_to_inbox(reply(prompt, OWNER, "OD-01: 48"))
+    bot.poll_mail()
+    assert files(settings.maildir / "inbox") == []
+    [kept] = files(settings.maildir / "processed")
+    assert kept.name.endswith(":2,S") and b"OD-01: 48" in kept.read_bytes()
+
+
+def test_a_value_from_someone_who_is_not_owner_or_deputy_is_refused(prompted):
+    bot, prompt = prompted
+    bot.store.save_person(Person("risk@agency.example"))
+    bot.mail.deliver_to_inbox(reply(prompt, "risk@agency.example", "OD-01: 48"))
+    [result] = bot.poll_mail().results
+    assert result.outcome == "rejected" and "not the owner or deputy" in result.reason
+    assert bot.store.submission_count() == 0
+    [confirmation] = confirmations(bot)
+    assert "owner is owner@agency.example" in confirmation.get_body(("plain",)).get_content()
+
+
+def test_a_stranger_gets_no_answer_and_is_recorded(prompted):
+    bot, prompt = prompted
+    bot.mail.deliver_to_inbox(reply(prompt, "spoof@elsewhere.example", "OD-01: 1"))
+    [result] = bot.poll_mail().results
+    assert result.outcome == "rejected" and "not in the register" in result.reason
+    assert confirmations(bot) == [] and bot.store.submission_count() == 0
+
+
+def test_a_reply_with_no_figures_gets_a_helpful_answer(prompted):
+    bot, prompt = prompted
+    bot.mail.deliver_to_inbox(reply(prompt, OWNER, "Will send these tomorrow."))
+    [result] = bot.poll_mail().results
+    assert result.outcome == "rejected"
+    [confirmation] = confirmations(bot)
+    assert "No figures were found" in confirmation.get_body(("plain",)).get_content()
+
+
+def test_the_reply_period_comes_from_the_prompt_it_answers(prompted, clock):
+    bot, prompt = prompted
+    clock.set("2026-12-03T10:00")  # a late answer, after November's cycle began
+    bot.mail.deliver_to_inbox(reply(prompt, OWNER, "OD-01: 48"))
+    bot.poll_mail()
+    assert bot.store.submissions_for("OD-01", "2026-10")[0]["value"] == 48
