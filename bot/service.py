@@ -167,7 +167,7 @@ class Service:
             received_at=submission.received_at,
         )
         with self.store.atomic():
-            earlier = len(self.store.submissions_for(measure.id, str(period)))
+            earlier = self.store.revision_count(measure.id, str(period))
             is_new = self.store.add_submission(stored)
         display = format_value(entry.value, measure.unit)
         if not is_new:

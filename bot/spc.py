@@ -348,7 +348,7 @@ def analyse(
         at = repeated[0] + 1
         raise ValueError(f"measure {measure[at]} has more than one value for {period[at]}")
     measure_number = np.cumsum(starts_measure) - 1
-    last_row = np.flatnonzero(np.append(starts_measure[1:], True))
+    last_row = np.flatnonzero(np.append(starts_measure[1:], True)[:n])
 
     direction = _directions(rows, measure)[last_row][measure_number]
     target = (
@@ -374,7 +374,8 @@ def analyse(
 
     # The latest non-missing row of each measure that has one.
     present = np.flatnonzero(~np.isnan(y))
-    latest = present[np.append(measure_number[present][1:] != measure_number[present][:-1], True)]
+    ends = np.append(measure_number[present][1:] != measure_number[present][:-1], True)
+    latest = present[ends[: len(present)]]
     variation = np.full(len(last_row), None, dtype=object)
     variation[measure_number[latest]] = labels["variation"][latest]
     index = pd.Index(measure[last_row], name="measure_id")

@@ -238,13 +238,11 @@ class Store:
             )
 
     def people(self) -> list[Person]:
-        rows = self.db.query("SELECT * FROM people ORDER BY email")
-        return [
-            Person(r["email"], r["name"], tuple(filter(None, r["roles"].split(",")))) for r in rows
-        ]
+        return [person_from_row(r) for r in self.db.query("SELECT * FROM people ORDER BY email")]
 
     def person(self, email: str) -> Person | None:
-        return next((p for p in self.people() if p.email == email.lower()), None)
+        rows = list(self.db.query("SELECT * FROM people WHERE email = ?", [email.lower()]))
+        return person_from_row(rows[0]) if rows else None
 
     # -- submissions (append-only) ----------------------------------------------------------
 
@@ -286,6 +284,10 @@ class Store:
             periods,
         )
         return {(row["measure_id"], row["period"]): row for row in rows}
+
+    def revision_count(self, measure_id: str, period: str) -> int:
+        sql = "SELECT count(*) FROM submissions WHERE measure_id = ? AND period = ?"
+        return self.db.execute(sql, [measure_id, period]).fetchone()[0]
 
     def submissions_for(self, measure_id: str, period: str) -> list[dict[str, Any]]:
         return list(
@@ -403,6 +405,10 @@ def measure_from_row(row: dict[str, Any]) -> Measure:
     fields = {k: v for k, v in row.items() if k != "updated_at"}
     fields["active"] = bool(fields["active"])
     return Measure(**fields)
+
+
+def person_from_row(row: dict[str, Any]) -> Person:
+    return Person(row["email"], row["name"], tuple(filter(None, row["roles"].split(","))))
 
 
 def iso(moment: datetime) -> str:

@@ -170,7 +170,7 @@ def _unflow(text: str, delsp: bool) -> str:
 _HTML_QUOTE = re.compile(
     r"<div[^>]*\bid=[\"']?(divRplyFwdMsg|appendonsend|mail-editor-reference-message-container)\b"
     r"|<div[^>]*style=[\"'][^\"'>]*border:\s*none;\s*border-top:\s*solid"  # Outlook desktop
-    r"|<(div|blockquote)[^>]*class=[\"'][^\"'>]*\b(gmail_quote|moz-cite-prefix|yahoo_quoted)\b"
+    r"|<(div|blockquote)[^>]*class=[\"']?[^\"'>]*\b(gmail_quote|moz-cite-prefix|yahoo_quoted)\b"
     r"|<blockquote[^>]*type=[\"']?cite",
     re.IGNORECASE,
 )
