@@ -1,4 +1,4 @@
-"""Build the messages pmbot sends, from templates/email/, as stdlib EmailMessage objects.
+"""Build the messages pmbot sends, from templates/email/, as stdlib email messages.
 
 Every message pmbot sends says it is automatic (RFC 3834 Auto-Submitted, Microsoft's
 X-Auto-Response-Suppress) so that out-of-office responders stay quiet, and carries X-PMBot so
@@ -8,9 +8,11 @@ that pmbot never answers its own mail.
 from __future__ import annotations
 
 from datetime import datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.header import Header, decode_header, make_header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, make_msgid
 
 import jinja2
 
@@ -28,11 +30,17 @@ class Composer:
     def render(self, template: str, /, **context) -> str:
         return self.templates.get_template(template).render(**context)
 
-    def new_message(self, kind: str, to: str, subject: str, now: datetime) -> EmailMessage:
-        message = EmailMessage()
-        message["From"] = f"pmbot <{self.mail_from}>"
+    def new_message(
+        self, kind: str, to: str, subject: str, now: datetime, text: str, html: str
+    ) -> Message:
+        # The compat32 MIME classes build a message several times faster than EmailMessage,
+        # which matters when a poll answers thousands of replies.
+        message = MIMEMultipart("alternative")
+        message.attach(MIMEText(text, "plain", "utf-8"))
+        message.attach(MIMEText(html, "html", "utf-8"))
+        message["From"] = formataddr(("pmbot", self.mail_from))
         message["To"] = to
-        message["Subject"] = subject
+        message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
         message["Date"] = format_datetime(now)
         message["Message-ID"] = make_msgid(idstring=kind, domain=self.domain)
         message["Auto-Submitted"] = "auto-generated" if kind != "confirmation" else "auto-replied"
@@ -40,36 +48,44 @@ class Composer:
         message["X-PMBot"] = kind
         return message
 
-    def prompt(self, prompt: Prompt, now: datetime) -> EmailMessage:
+    def prompt(self, prompt: Prompt, now: datetime) -> Message:
         subject = self.render("email/prompt_subject.txt", prompt=prompt).strip()
-        to = str(Address(prompt.owner_name, addr_spec=prompt.owner_email))
-        message = self.new_message("prompt", to, subject, now)
-        message.set_content(self.render("email/prompt.txt", prompt=prompt))
-        message.add_alternative(self.render("email/prompt.html", prompt=prompt), subtype="html")
-        return message
+        to = formataddr((prompt.owner_name, prompt.owner_email), charset="utf-8")
+        text = self.render("email/prompt.txt", prompt=prompt)
+        html = self.render("email/prompt.html", prompt=prompt)
+        return self.new_message("prompt", to, subject, now, text, html)
 
     def confirmation(
-        self, original: EmailMessage, to: str, outcomes: list[Outcome], now: datetime
-    ) -> EmailMessage:
-        subject = str(original.get("Subject", "") or "your figures")
+        self, original: Message, to: str, outcomes: list[Outcome], now: datetime
+    ) -> Message:
+        subject = header_text(original.get("Subject")) or "your figures"
         if not subject.lower().startswith("re:"):
             subject = f"Re: {subject}"
-        message = self.new_message("confirmation", to, subject, now)
-        thread(message, original)
         context = {
             "stored": [o for o in outcomes if o.stored],
             "refused": [o for o in outcomes if not o.stored],
         }
-        message.set_content(self.render("email/confirmation.txt", **context))
-        message.add_alternative(self.render("email/confirmation.html", **context), subtype="html")
+        text = self.render("email/confirmation.txt", **context)
+        html = self.render("email/confirmation.html", **context)
+        message = self.new_message("confirmation", to, subject, now, text, html)
+        thread(message, original)
         return message
 
 
-def thread(reply: EmailMessage, original: EmailMessage) -> None:
+def header_text(value) -> str:
+    """A header as text, whether parsed by the modern or the compat32 email policy."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and "=?" not in value:
+        return " ".join(value.split())
+    return " ".join(str(make_header(decode_header(str(value)))).split())
+
+
+def thread(reply: Message, original: Message) -> None:
     """Set In-Reply-To and References so mail clients show the reply in the same conversation."""
-    original_id = str(original.get("Message-ID", "") or "").strip()
+    original_id = header_text(original.get("Message-ID"))
     if not original_id:
         return
-    earlier = str(original.get("References", "") or original.get("In-Reply-To", "") or "").split()
+    earlier = header_text(original.get("References") or original.get("In-Reply-To")).split()
     reply["In-Reply-To"] = original_id
     reply["References"] = " ".join([*earlier, original_id][-MAX_REFERENCES:])
