@@ -21,7 +21,8 @@ Special-cause rules, within a group, highest precedence first (a point gets one 
 2. ``trend``: every point of a run of 7 rising (6 consecutive strict rises) or 7 falling; an
    equal neighbour breaks the run;
 3. ``two_in_three``: of 3 consecutive points all strictly on the same side of the mean, at
-   least 2 lie beyond two sigma but within the limits; those (not the third) are flagged;
+   least 2 lie beyond two sigma but within the limits; those (not the third) are flagged. A
+   point outside the limits does not count here (rule 1 has it), as in the reference;
 4. ``shift``: every point of a run of 7 or more strictly on one side of the mean; a point
    exactly on the mean breaks the run.
 
@@ -53,6 +54,10 @@ Where we differ from the reference, on purpose:
 ``xmr`` charts one series and is the plain statement of these rules; ``analyse`` charts every
 measure of a history at once with numpy group operations (``bot.spc_engine``) and is tested to
 give the same results as ``xmr`` measure by measure.
+
+Below, the jump to 25 is screened out of the moving ranges, so it does not widen the limits
+it falls outside; lower is better, so it is a concern, and the target of 20 lies above the
+upper limit, so the process meets it consistently.
 
     >>> chart = xmr([12, 11, 13, 12, 14, 12, 13, 11, 12, 25], better="down", target=20)
     >>> chart.loc[9, ["rule", "special_cause", "variation"]].tolist()
@@ -133,9 +138,15 @@ def xmr(
 ) -> pd.DataFrame:
     """Chart one series: one row per value (a gap is None or NaN), columns ``COLUMNS``.
 
+    ``better`` is ``up``, ``down`` or ``neutral``; ``target`` is optional; ``rebase_at`` lists
+    the positions (from 0) where a new group starts; ``fix_after_n_points`` and
+    ``screen_outliers`` are as in the module docstring. A pandas Series keeps its index.
+
+    ``rule`` names the rule behind a special cause, ``special_cause`` is ``improvement``,
+    ``concern`` or ``neutral``, ``variation`` the point's state (``common_cause`` or the cause
+    and ``_high``/``_low``); all three are None on a gap, and the first two on common cause.
     ``df.attrs["variation"]`` is the latest point's variation (None with no values);
-    ``df.attrs["assurance"]`` is the assurance against ``target`` (None without one). A pandas
-    Series keeps its index; ``rebase_at`` counts positions from 0 either way.
+    ``df.attrs["assurance"]`` is the assurance against ``target`` (None without one).
 
     >>> chart = xmr([5, 6, 5, 6, 5, 8, 9, 8, 9, 8], rebase_at=[5])
     >>> chart["mean"].tolist()
@@ -348,7 +359,7 @@ def analyse(
         at = repeated[0] + 1
         raise ValueError(f"measure {measure[at]} has more than one value for {period[at]}")
     measure_number = np.cumsum(starts_measure) - 1
-    last_row = np.flatnonzero(np.append(starts_measure[1:], True)[:n])
+    last_row = np.flatnonzero(_last_of_each(measure_number))
 
     direction = _directions(rows, measure)[last_row][measure_number]
     target = (
@@ -372,33 +383,57 @@ def analyse(
     computed = {"value": y, "group": group - first_group[measure_number], **lines, **labels}
     charts = rows.assign(**{name: _column(name, computed[name], rows.index) for name in COLUMNS})
 
-    # The latest non-missing row of each measure that has one.
+    charts.attrs["summary"] = _summary(
+        measure[last_row],
+        rows["period"],
+        y,
+        measure_number,
+        labels["variation"],
+        engine.assurance(
+            target, lines["lpl"][last_row], lines["upl"][last_row], direction[last_row]
+        ),
+        {name: lines[name][last_row] for name in ("mean", "lpl", "upl")},
+    )
+    return charts
+
+
+def _summary(
+    measures: np.ndarray,
+    period: pd.Series,
+    y: np.ndarray,
+    measure_number: np.ndarray,
+    variation: np.ndarray,
+    assurance: np.ndarray,
+    latest_lines: dict[str, np.ndarray],
+) -> pd.DataFrame:
+    """One row per measure, from the per-row results and the per-measure assurance and lines."""
+    index = pd.Index(measures, name="measure_id")
     present = np.flatnonzero(~np.isnan(y))
-    ends = np.append(measure_number[present][1:] != measure_number[present][:-1], True)
-    latest = present[ends[: len(present)]]
-    variation = np.full(len(last_row), None, dtype=object)
-    variation[measure_number[latest]] = labels["variation"][latest]
-    index = pd.Index(measure[last_row], name="measure_id")
-    summary = pd.DataFrame(
+    latest = present[_last_of_each(measure_number[present])]  # only measures with a value
+    latest_variation = np.full(len(measures), None, dtype=object)
+    latest_variation[measure_number[latest]] = variation[latest]
+    # Measures with no value at all have no latest point: NaN there, after the reindex.
+    latest_point = pd.DataFrame(
+        {"latest_period": period.to_numpy()[latest], "latest_value": y[latest]},
+        index=measures[measure_number[latest]],
+    ).reindex(index)
+    return pd.DataFrame(
         {
-            "variation": pd.Series(variation, index=index, dtype=object),
-            "assurance": pd.Series(
-                engine.assurance(
-                    target, lines["lpl"][last_row], lines["upl"][last_row], direction[last_row]
-                ),
-                index=index,
-                dtype=object,
-            ),
-            "latest_period": pd.Series(period[latest], index=measure[latest]),
-            "latest_value": pd.Series(y[latest], index=measure[latest]),
-            "mean": lines["mean"][last_row],
-            "lpl": lines["lpl"][last_row],
-            "upl": lines["upl"][last_row],
+            "variation": pd.Series(latest_variation, index=index, dtype=object),
+            "assurance": pd.Series(assurance, index=index, dtype=object),
+            "latest_period": latest_point["latest_period"],
+            "latest_value": latest_point["latest_value"],
+            **latest_lines,
         },
         index=index,
     )
-    charts.attrs["summary"] = summary
-    return charts
+
+
+def _last_of_each(numbers: np.ndarray) -> np.ndarray:
+    """True on the last of each run of equal numbers."""
+    last = np.ones(len(numbers), dtype=bool)
+    last[:-1] = numbers[1:] != numbers[:-1]
+    return last
 
 
 def _directions(rows: pd.DataFrame, measure: np.ndarray) -> np.ndarray:

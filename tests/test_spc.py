@@ -489,16 +489,25 @@ def xmr_of(measure: pd.DataFrame, **options) -> pd.DataFrame:
 
 def assert_analyse_matches_xmr(history: pd.DataFrame, **options) -> pd.DataFrame:
     charts = analyse(history.sample(frac=1, random_state=0), **options)
-    summary = charts.attrs["summary"]
     ordered = history.sort_values(["measure_id", "period"], ignore_index=True)
-    for measure_id, rows in ordered.groupby("measure_id", sort=False):
-        expected = xmr_of(rows, **options)
-        got = charts.loc[charts["measure_id"] == measure_id, list(COLUMNS)]
-        pd.testing.assert_frame_equal(
-            got.reset_index(drop=True), expected, check_exact=True, check_flags=False
-        )
-        assert summary.loc[measure_id, "variation"] == expected.attrs["variation"]
-        assert summary.loc[measure_id, "assurance"] == expected.attrs["assurance"]
+    expected = {
+        measure_id: xmr_of(rows, **options)
+        for measure_id, rows in ordered.groupby("measure_id", sort=False)
+    }
+    if not expected:
+        assert charts.empty
+        return charts
+
+    pd.testing.assert_frame_equal(
+        charts[list(COLUMNS)],
+        pd.concat(expected.values(), ignore_index=True),
+        check_exact=True,
+        check_flags=False,
+    )
+    summary = charts.attrs["summary"]
+    assert summary.index.tolist() == list(expected)
+    for name in ("variation", "assurance"):
+        assert summary[name].tolist() == [chart.attrs[name] for chart in expected.values()]
     return charts
 
 

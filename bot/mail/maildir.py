@@ -13,9 +13,10 @@ from __future__ import annotations
 import contextlib
 import mailbox
 import os
+import time
 from collections.abc import Iterator
 from email import policy
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from pathlib import Path
 
@@ -27,6 +28,7 @@ PARSER = BytesParser(policy=policy.default)
 class MaildirBackend:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._sent = 0
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             self.inbox = mailbox.Maildir(self.root / "inbox", create=True)
@@ -53,8 +55,13 @@ class MaildirBackend:
                 continue
             yield InboundMail(key=f"{sub}/{name}", message=PARSER.parsebytes(data))
 
-    def send(self, message: EmailMessage) -> str:
-        self.outbox.add(message)
+    def send(self, message: Message) -> str:
+        """Deliver to outbox/new the Maildir way: write in tmp/, then rename into new/."""
+        self._sent += 1
+        name = f"{time.time_ns()}.P{os.getpid()}Q{self._sent}.pmbot"
+        temporary = self.root / "outbox" / "tmp" / name
+        temporary.write_bytes(message.as_bytes())
+        os.replace(temporary, self.root / "outbox" / "new" / name)
         return str(message.get("Message-ID", ""))
 
     def mark_done(self, mail: InboundMail) -> None:
