@@ -1,0 +1,137 @@
+"""The digest model: what leaders see for one cycle, as plain data for the renderers.
+
+`bot/digest.py` builds it (pure, from DataFrames the service reads from the store); the renderers
+in `bot/render/` turn it into a Slack message, an email, the full HTML pack and CSV/XLSX files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import pandas as pd
+
+# Why a measure is an exception, in the order leaders read them.
+EXCEPTION_REASONS = ("red", "missing", "special_cause_concern", "consistently_failing")
+
+
+@dataclass(frozen=True)
+class YearOnYear:
+    years_ago: int  # 1, 2 or 3
+    period: str  # the same period that many years before, e.g. "2025-10"
+    value: float | None  # None: no figure then (a gap, or before the history starts)
+    change: float | None  # current value minus that value
+    pct_change: float | None  # change as a percentage of that value (None when it was 0)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A straight-line projection of the next periods from the recent points (not a forecast)."""
+
+    periods: tuple[str, ...]  # the next three periods
+    values: tuple[float, ...]
+    breach_period: str | None  # first projected period beyond the red tolerance, if any
+    method: str  # how it was made, in words, for the pack
+
+
+@dataclass(frozen=True)
+class MeasureView:
+    """One measure in the cycle, with everything any renderer needs."""
+
+    id: str
+    name: str
+    area: str
+    unit: str
+    better: str  # up, down, neutral
+    frequency: str
+    target: float
+    amber_tolerance: str
+    red_tolerance: str
+    owner_email: str
+    owner_name: str
+    deputy_email: str
+    description: str
+    limitations: str
+    source: str
+    period: str  # the period reported in this cycle ("2026-10" or "2026-Q3")
+    value: float | None
+    display_value: str  # "87.5%", "£1.2m", "n/a", or "" when nothing was submitted
+    target_display: str
+    status: str  # green, amber, red, missing, not_available, outstanding
+    commentary: str
+    reason: str  # why the figure is not available
+    revisions: int  # submissions this period; more than 1 means the figure was revised
+    submitted_by: str | None
+    submitted_at: str | None
+    channel: str | None
+    previous_value: float | None  # the period before
+    change: float | None  # value minus previous_value
+    variation: str | None  # SPC state of the latest point (common_cause, concern_high, ...)
+    assurance: str | None  # consistent_pass, consistent_fail, inconsistent, or None
+    special_cause: str | None  # improvement, concern, neutral or None, for this period's point
+    year_on_year: tuple[YearOnYear, ...]
+    projection: Projection | None
+    exception_reasons: tuple[str, ...]  # from EXCEPTION_REASONS, empty when not an exception
+    # The chart's data: one row per period, oldest first, columns period, value (NaN for a gap),
+    # mean, lpl, upl, special_cause. The pack shows the last 13 values from it.
+    series: pd.DataFrame = field(repr=False, compare=False, default_factory=pd.DataFrame)
+
+    @property
+    def is_exception(self) -> bool:
+        return bool(self.exception_reasons)
+
+    @property
+    def revised(self) -> bool:
+        return self.revisions > 1
+
+    @property
+    def is_improvement(self) -> bool:
+        return self.special_cause == "improvement"
+
+
+@dataclass(frozen=True)
+class AreaSummary:
+    area: str
+    measures: int
+    submitted: int
+    rag: dict[str, int]  # status -> count, every status present (zero when none)
+    spc: dict[str, int]  # improvement, concern, neutral, common_cause -> count
+    exceptions: int
+
+
+@dataclass(frozen=True)
+class Digest:
+    cycle: str  # "2026-10"
+    cycle_label: str  # "October 2026"
+    as_of: datetime
+    due: date
+    measures: tuple[MeasureView, ...]  # every measure in the cycle, by area then id
+    areas: tuple[AreaSummary, ...]
+    outstanding: dict[str, list[str]]  # owner email -> measure ids with no figure
+
+    @property
+    def due_count(self) -> int:
+        return len(self.measures)
+
+    @property
+    def submitted(self) -> int:
+        return sum(m.revisions > 0 for m in self.measures)
+
+    @property
+    def exceptions(self) -> list[MeasureView]:
+        """Red first, then missing, then SPC concerns and consistent failure; by area and id."""
+        ranked = [m for m in self.measures if m.is_exception]
+        return sorted(ranked, key=lambda m: (EXCEPTION_REASONS.index(m.exception_reasons[0]),
+                                             m.area, m.id))  # fmt: skip
+
+    @property
+    def improvements(self) -> list[MeasureView]:
+        return [m for m in self.measures if m.is_improvement]
+
+    @property
+    def gaps(self) -> list[MeasureView]:
+        return [m for m in self.measures if m.status in ("not_available", "missing")]
+
+    @property
+    def projected_breaches(self) -> list[MeasureView]:
+        return [m for m in self.measures if m.projection and m.projection.breach_period]
