@@ -304,7 +304,9 @@ def test_a_line_starting_from_is_not_a_header_block():
 
 
 def test_a_header_block_after_the_answers_is_cut():
-    text = "From: my side, fine.\nOD-01: 42\n\nFrom: Bot\nSent: Monday\nTo: Jane\nSubject: x\nOD-01:"
+    text = (
+        "From: my side, fine.\nOD-01: 42\n\nFrom: Bot\nSent: Monday\nTo: Jane\nSubject: x\nOD-01:"
+    )
     assert strip_quoted(text) == "From: my side, fine.\nOD-01: 42"
 
 
@@ -341,7 +343,11 @@ def test_attributions_in_several_languages(attribution):
 
 @pytest.mark.parametrize(
     "separator",
-    ["-----Original Message-----", "-----Ursprüngliche Nachricht-----", "---- Forwarded message ----"],
+    [
+        "-----Original Message-----",
+        "-----Ursprüngliche Nachricht-----",
+        "---- Forwarded message ----",
+    ],
 )
 def test_original_message_separators(separator):
     assert strip_quoted(f"OD-01: 40\r\n\r\n{separator}\r\nOD-01:\r\n") == "OD-01: 40"
@@ -357,7 +363,9 @@ def test_old_mac_line_endings():
 
 
 def test_mobile_signatures_in_other_languages():
-    text = "OD-01: 40\n\nVon meinem iPhone gesendet\nEnvoyé de mon iPhone\nSent from Mail for Windows"
+    text = (
+        "OD-01: 40\n\nVon meinem iPhone gesendet\nEnvoyé de mon iPhone\nSent from Mail for Windows"
+    )
     assert strip_quoted(text) == "OD-01: 40"
 
 
@@ -429,6 +437,7 @@ HEADER_NAMES += ["Content-Type", "Content-Transfer-Encoding", "X-Autoreply", "Li
 HEADER_VALUES = st.text(max_size=60) | st.sampled_from(
     ['"', "<", "<@>", "a <b@c", "=?x?q?a?=", "=?utf-8?b?////?=", 'text/plain; charset="']
     + ["text/plain; charset=base64", "text/plain; charset*=''%ff", "multipart/mixed; boundary="]
+    + ["text/plain; format*=utf-8''flowed; delsp*=x''yes", "text/plain; format=flowed"]
 )
 
 

@@ -3,16 +3,18 @@
 Pure functions over stdlib ``EmailMessage`` objects parsed with ``email.policy.default``: no I/O,
 no clock, no environment (reference email.md §4.2-4.4).
 
-Quoted text is removed by the line rules below rather than by mail-parser-reply: the library cuts
-a reply at a line like "From: my side, ...", finds German headers only when told the language up
-front, and deletes hyphen lists ("- OD-01: 40") as signatures in ``.body``. Rules we own can be
-tested line by line and run in linear time on any input.
+Quoted text is removed by the line rules below, not by mail-parser-reply: that library keeps the
+quoted lines of a bottom-posted or inline answer (so last month's "OD-02: 12" would be read as
+new), finds German headers only when told the language up front, keeps "Sent from my iPhone" in
+``parse_reply`` and deletes hyphen lists ("- OD-01: 40") in ``.body``. Every pattern here is
+bounded, so a hostile message costs linear time.
 """
 
 import codecs
 import re
+from email.errors import HeaderParseError
 from email.message import EmailMessage
-from email.utils import parseaddr
+from email.utils import collapse_rfc2231_value, parseaddr
 from html.parser import HTMLParser
 from itertools import takewhile
 
@@ -92,9 +94,8 @@ def _header(msg: EmailMessage, name: str) -> str:
     """A header as one line of text, '' if absent or beyond repair."""
     try:
         value = msg.get(name)
-    except (ValueError, TypeError, IndexError, AttributeError, LookupError):
-        # policy.default parses headers on access, and hostile input has tripped that parser
-        # before; the raw value is still good enough to find an address or a keyword.
+    except (HeaderParseError, ValueError, TypeError, IndexError, AttributeError, LookupError):
+        # policy.default parses on access and has tripped over hostile input; raw text will do
         value = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), None)
     return "" if value is None else " ".join(str(value).split())
 
@@ -120,8 +121,8 @@ def reply_text(msg: EmailMessage) -> str:
     """
     plain = msg.get_body(preferencelist=("plain",))
     text = _decoded(plain) if plain is not None else ""
-    if plain is not None and plain.get_param("format", "").lower() == "flowed":
-        text = _unflow(text, delsp=plain.get_param("delsp", "").lower() == "yes")
+    if plain is not None and _param(plain, "format") == "flowed":
+        text = _unflow(text, delsp=_param(plain, "delsp") == "yes")
     if not text.strip():  # HTML-only (Outlook often), or an empty text part beside the HTML
         html = msg.get_body(preferencelist=("html",))
         text = html_to_text(_cut_html_quote(_decoded(html))) if html is not None else ""
@@ -135,20 +136,21 @@ def _decoded(part: EmailMessage) -> str:
         return ""
     try:
         codec = codecs.lookup(part.get_content_charset() or "us-ascii").name
-    except LookupError:
-        codec = ""
-    if codec in ("iso8859-1", "ascii"):
-        # As browsers do: mail labelled Latin-1 is usually Windows-1252 (’ – € in 0x80-0x9F).
-        codec = "cp1252"
-    if codec and codec != "cp1252":
-        try:
+        if codec not in ("ascii", "iso8859-1", "cp1252"):
             return payload.decode(codec, errors="replace")
-        except (LookupError, UnicodeError):  # a non-text codec such as "base64" or "idna"
-            pass
+    except (LookupError, UnicodeError):  # an unknown label, or a non-text codec like "base64"
+        pass
+    # Unknown, ASCII and Latin-1 labels often hide UTF-8 (strict decoding tells) or else
+    # Windows-1252, which browsers assume for Latin-1 too: ’ – € live in its 0x80-0x9F.
     try:
-        return payload.decode("utf-8")  # an unknown label most often hides UTF-8
+        return payload.decode("utf-8")
     except UnicodeDecodeError:
         return payload.decode("cp1252", errors="replace")
+
+
+def _param(part: EmailMessage, name: str) -> str:
+    """A Content-Type parameter, lower-cased ('' if absent), RFC 2231 encoding undone."""
+    return collapse_rfc2231_value(part.get_param(name, "")).lower()
 
 
 def _unflow(text: str, delsp: bool) -> str:
@@ -167,32 +169,29 @@ def _unflow(text: str, delsp: bool) -> str:
 
 # ---------------------------------------------------------------------------------------- HTML
 
-_HTML_QUOTE = re.compile(
-    r"<div[^>]*\bid=[\"']?(divRplyFwdMsg|appendonsend|mail-editor-reference-message-container)\b"
-    r"|<div[^>]*style=[\"'][^\"'>]*border:\s*none;\s*border-top:\s*solid"  # Outlook desktop
-    r"|<(div|blockquote)[^>]*class=[\"']?[^\"'>]*\b(gmail_quote|moz-cite-prefix|yahoo_quoted)\b"
-    r"|<blockquote[^>]*type=[\"']?cite",
+# Tags are found first and then searched, each scan bounded: "[^>]*" over a whole message
+# takes quadratic time on a crafted one.
+_OPENING_TAG = re.compile(r"<(div|blockquote)\b[^<>]{0,2000}>", re.IGNORECASE)
+_QUOTE_TAG = re.compile(
+    r"\bid=[\"']?(divRplyFwdMsg|appendonsend|mail-editor-reference-message-container)\b"
+    r"|border:\s*none;\s*border-top:\s*solid"  # Outlook desktop's line above "From:"
+    r"|\bclass=[\"']?[^\"'>]{0,200}\b(gmail_quote|moz-cite-prefix|yahoo_quoted)\b"
+    r"|\btype=[\"']?cite",
     re.IGNORECASE,
 )
 
 
 def _cut_html_quote(html: str) -> str:
     """The HTML before the earliest marker of a quoted original."""
-    match = _HTML_QUOTE.search(html)
-    return html[: match.start()] if match else html
-
-
-# HTMLParser raises AssertionError on "<![" not followed by a keyword it knows (Python 3.11);
-# Outlook's own "<![if !supportLists]>" and "<![endif]>" are known, anything else becomes text.
-_BAD_MARKED_SECTION = re.compile(
-    r"<!\[(?!(cdata|temp|ignore|include|rcdata|if|else|endif)(?![-_.a-z0-9]))", re.IGNORECASE
-)
+    for tag in _OPENING_TAG.finditer(html):
+        if _QUOTE_TAG.search(tag.group()):
+            return html[: tag.start()]
+    return html
 
 
 class _TextExtractor(HTMLParser):
     _SKIP = {"head", "style", "script", "title"}
-    _BLOCK = {"address", "blockquote", "dd", "div", "dl", "dt", "h1", "h2", "h3", "h4", "h5"}
-    _BLOCK |= {"h6", "hr", "li", "ol", "p", "pre", "section", "table", "tr", "ul"}
+    _BLOCK = re.compile(r"address|blockquote|d[dlt]|div|h[1-6r]|li|ol|p|pre|section|table|tr|ul")
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -210,7 +209,7 @@ class _TextExtractor(HTMLParser):
             self.skipping += 1
         elif tag == "br":
             self.parts.append("\n")
-        elif tag in self._BLOCK:
+        elif self._BLOCK.fullmatch(tag):
             self._newline()
         elif tag in ("td", "th"):
             self.parts.append(" ")  # "OD-01:" and "48" in two cells read as one line
@@ -218,7 +217,7 @@ class _TextExtractor(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in self._SKIP:
             self.skipping = max(0, self.skipping - 1)
-        elif tag in self._BLOCK:
+        elif self._BLOCK.fullmatch(tag):
             self._newline()
 
     def handle_data(self, data: str) -> None:
@@ -235,11 +234,25 @@ def html_to_text(html: str) -> str:
     'OD-01: 48\\nOD-02: 9 & falling'
     """
     extractor = _TextExtractor()
-    extractor.feed(_BAD_MARKED_SECTION.sub("&lt;![", html))
+    extractor.feed(_defused(html))
     extractor.close()
     text = "".join(extractor.parts).replace("\xa0", " ").replace("\u200b", "")
     lines = [line.strip() for line in text.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _defused(html: str) -> str:
+    """HTML that Python 3.11's HTMLParser reads in linear time and without raising.
+
+    Before 3.11.13 it rescans to the end for every tag, comment or "<![" that never closes
+    (quadratic on a crafted message), and raises AssertionError on an unknown "<![".
+    """
+    html = re.sub(r"<!\[(end)?if\b[^<>\]]{0,200}\]>", "", html, flags=re.IGNORECASE)  # Outlook
+    html = html.replace("<![", "&lt;![")
+    comments_end = max((match.end() for match in re.finditer(r"--\s*>", html)), default=0)
+    html = html[:comments_end] + html[comments_end:].replace("<!--", "&lt;!--")
+    end = html.rfind(">") + 1  # nothing after the last ">" can be markup
+    return html[:end] + html[end:].replace("<", "&lt;")
 
 
 # -------------------------------------------------------------------------------- quoted text
@@ -250,12 +263,15 @@ _ORIGINAL_MESSAGE = re.compile(
     r"\s*-{2,}",
     re.IGNORECASE,
 )
-_HEADER_KEY = re.compile(r"\s*\**\s*([^\W\d_][\w-]*)\s*:")
-_FROM_KEYS = {"from", "von", "de", "van", "da", "från", "fra", "od"}
-_OTHER_KEYS = {"sent", "date", "to", "cc", "subject", "reply-to", "gesendet", "datum", "an"}
-_OTHER_KEYS |= {"betreff", "envoyé", "à", "objet", "enviado", "fecha", "para", "asunto"}
-_OTHER_KEYS |= {"verzonden", "aan", "onderwerp", "inviato", "data", "a", "oggetto", "skickat"}
-_OTHER_KEYS |= {"till", "ämne", "sendt", "til", "emne", "do", "temat", "wysłano"}
+# Header lines of a quoted original, as Outlook and others write them in several languages:
+# "From:", "*Sent:*" (bold, from HTML), "De :" (French spacing).
+_FROM_LINE = re.compile(r"[\s*]*(from|von|de|van|da|från|fra|od)\s*:", re.IGNORECASE)
+_HEADER_LINE = re.compile(
+    r"[\s*]*(sent|date|to|cc|subject|reply-to|gesendet|datum|an|betreff|envoyé|à|objet|enviado"
+    r"|fecha|para|asunto|verzonden|aan|onderwerp|inviato|data|a|oggetto|skickat|till|ämne|sendt"
+    r"|til|emne|do|temat|wysłano)\s*:",
+    re.IGNORECASE,
+)
 _ATTRIBUTION_START = re.compile(r"(on|am|le|el|op|il|em|den)\s", re.IGNORECASE)
 _ATTRIBUTION = re.compile(
     r".*\b(wrote|schrieb|a écrit|escribió|schreef|ha scritto|escreveu|skrev)\b.*:", re.IGNORECASE
@@ -271,7 +287,7 @@ _MOBILE_SIGNATURE = re.compile(
 def strip_quoted(text: str) -> str:
     """A text reply minus the quoted original, mobile tags and a '-- ' signature block.
 
-    >>> strip_quoted("- OD-01: 40\\n\\nFrom: Bot\\nSent: Monday\\nTo: Jane\\nSubject: Figures\\nOD-01:")
+    >>> strip_quoted("- OD-01: 40\\n\\nFrom: Bot\\nSent: Monday\\nTo: Jane\\nOD-01:")
     '- OD-01: 40'
     """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "").split("\n")
@@ -290,18 +306,12 @@ def strip_quoted(text: str) -> str:
         if not line.lstrip().startswith(">") and not _is_mobile_signature(line):
             kept.append(line.rstrip())
         i += 1
-    signature = next((n for n, line in enumerate(kept) if line in ("--", "-- ")), len(kept))
-    kept = kept[:signature]
+    if "--" in kept:  # the "-- " signature separator (rstripped above) and all below it
+        kept = kept[: kept.index("--")]
     while kept and (not kept[-1].strip() or re.fullmatch(r"\s*[_=-]{10,}\s*", kept[-1])):
         kept.pop()  # blank lines and the "_____" rule Outlook puts above a header block
-    while kept and not kept[0].strip():
-        kept.pop(0)
-    return "\n".join(kept)
-
-
-def _header_key(line: str) -> str:
-    match = _HEADER_KEY.match(line)
-    return match.group(1).lower() if match else ""
+    start = next((n for n, line in enumerate(kept) if line.strip()), len(kept))
+    return "\n".join(kept[start:])
 
 
 def _starts_header_block(lines: list[str], i: int) -> bool:
@@ -310,10 +320,11 @@ def _starts_header_block(lines: list[str], i: int) -> bool:
     Two are required, with no blank line between, so that a reply line like "From: my side, all
     fine" does not cut the reply.
     """
-    if _header_key(lines[i]) not in _FROM_KEYS:
+    if not _FROM_LINE.match(lines[i]):
         return False
     block = takewhile(str.strip, lines[i + 1 : i + 6])  # a header block has no blank lines
-    return len({_header_key(line) for line in block} & _OTHER_KEYS) >= 2
+    keys = {match.group(1).lower() for line in block if (match := _HEADER_LINE.match(line))}
+    return len(keys) >= 2
 
 
 def _attribution_size(lines: list[str], i: int) -> int:
@@ -323,9 +334,9 @@ def _attribution_size(lines: list[str], i: int) -> int:
     for size in (1, 2):
         candidate = " ".join(line.strip() for line in lines[i : i + size])
         # a date always has a digit; the length cap keeps the regex cheap on long lines
-        if len(candidate) < 300 and re.search(r"\d", candidate):
-            if _ATTRIBUTION.fullmatch(candidate):
-                return size
+        has_date = len(candidate) < 300 and re.search(r"\d", candidate)
+        if has_date and _ATTRIBUTION.fullmatch(candidate):
+            return size
     return 0
 
 
@@ -336,5 +347,7 @@ def _quote_follows(lines: list[str], i: int) -> bool:
 
 def _is_mobile_signature(line: str) -> bool:
     """'Sent from my iPhone', 'Get Outlook for iOS<https://aka.ms/o0ukef>' and kin."""
+    if len(line) > 120:
+        return False
     words = re.sub(r"<[^>]*>", "", line).strip()
     return len(words.split()) <= 7 and bool(_MOBILE_SIGNATURE.match(words))

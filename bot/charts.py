@@ -1,0 +1,366 @@
+"""SPC charts and sparklines: inline SVG for the HTML pack, small PNGs for email.
+
+The SVG is written by hand as a string (lines, polylines and circles), not with matplotlib, so
+that a pack of thousands of measures renders in well under a second of chart time. The PNGs use
+matplotlib's Agg canvas on a plain ``Figure`` (no pyplot, so no global figure registry to leak
+into and nothing to close), imported only when a PNG is asked for.
+
+Colours are those of NHS England's "Making Data Count": special cause improvement blue,
+concern orange, neutral purple, common cause grey. A gap (NaN) breaks the line; it is never
+drawn as zero.
+
+>>> import pandas as pd
+>>> series = pd.DataFrame({"period": ["2026-08", "2026-09", "2026-10"],
+...                        "value": [50.0, float("nan"), 58.0]})
+>>> svg = spc_svg(series, target=50, label="OD-01")
+>>> svg.startswith("<svg") and svg.count("<circle") == 2
+True
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from html import escape
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from bot.digest_model import Projection
+
+IMPROVEMENT = "#289de0"
+CONCERN = "#fab428"
+COMMON_CAUSE = "#7B7D7D"
+NEUTRAL = "#361475"
+CAUSE_COLOURS = {"improvement": IMPROVEMENT, "concern": CONCERN, "neutral": NEUTRAL}
+TARGET = "#d4351c"
+LINES = "#505a5f"
+TEXT = "#0b0c0c"
+FONT = "Arial, Helvetica, sans-serif"
+
+SVG_WIDTH, SVG_HEIGHT = 600, 220
+# Plot area inside the SVG: room on the left for the value labels, below for the periods.
+LEFT, RIGHT, TOP, BOTTOM = 52, 12, 10, 30
+
+
+@dataclass(frozen=True)
+class ChartData:
+    """The columns a chart reads from ``MeasureView.series``, as plain lists (NaN for a gap).
+
+    >>> data = ChartData.from_series(pd.DataFrame({"period": ["2026-10"], "value": [4.0]}))
+    >>> data.periods, data.values, data.causes
+    (['2026-10'], [4.0], [None])
+    """
+
+    periods: list[str]
+    values: list[float]
+    mean: list[float]
+    lpl: list[float]
+    upl: list[float]
+    causes: list[str | None]
+
+    @classmethod
+    def from_series(cls, series: pd.DataFrame) -> ChartData:
+        n = len(series)
+        columns = set(series.columns)
+
+        def numbers(name: str) -> list[float]:
+            if name not in columns:
+                return [math.nan] * n
+            return [math.nan if v is None else float(v) for v in series[name].tolist()]
+
+        periods = [str(p) for p in series["period"].tolist()] if "period" in columns else []
+        causes: list[str | None] = [None] * n
+        if "special_cause" in columns:
+            # pandas 3 stores a missing label as NaN in a string column, so test for str.
+            causes = [c if isinstance(c, str) else None for c in series["special_cause"].tolist()]
+        return cls(
+            periods=periods or [""] * n,
+            values=numbers("value"),
+            mean=numbers("mean"),
+            lpl=numbers("lpl"),
+            upl=numbers("upl"),
+            causes=causes,
+        )
+
+    def tail(self, count: int) -> ChartData:
+        """The last ``count`` points, e.g. the 13 values the pack lists."""
+        return ChartData(*(column[-count:] for column in self._columns()))
+
+    def _columns(self) -> tuple[list, ...]:
+        return (self.periods, self.values, self.mean, self.lpl, self.upl, self.causes)
+
+
+def point_colour(cause: str | None) -> str:
+    """The Making Data Count colour of a point: ``point_colour("concern") == "#fab428"``."""
+    return CAUSE_COLOURS.get(cause or "", COMMON_CAUSE)
+
+
+def short_number(value: float) -> str:
+    """A compact axis label.
+
+    >>> [short_number(v) for v in (87.5, 1234, 45000, 2_500_000, 0.25)]
+    ['87.5', '1,234', '45k', '2.5m', '0.25']
+    """
+    size = abs(value)
+    for threshold, scale, suffix in ((1e9, 1e9, "bn"), (1e6, 1e6, "m"), (1e4, 1e3, "k")):
+        if size >= threshold:
+            return f"{value / scale:.3g}{suffix}"
+    decimals = 0 if size >= 100 else 1 if size >= 10 else 2
+    shown = f"{value:,.{decimals}f}"
+    return shown.rstrip("0").rstrip(".") if "." in shown else shown
+
+
+def spc_svg(
+    series: pd.DataFrame,
+    target: float | None = None,
+    *,
+    label: str = "",
+    projection: Projection | None = None,
+    width: int = SVG_WIDTH,
+    height: int = SVG_HEIGHT,
+) -> str:
+    """An XmR chart as an inline ``<svg>`` element: values, mean, process limits, target.
+
+    Special-cause points take their Making Data Count colour; a projection is drawn dashed
+    after the last period. ``label`` names the chart for screen readers (escaped here).
+
+    >>> series = pd.DataFrame({"period": ["a", "b"], "value": [1.0, 2.0], "mean": [1.5, 1.5]})
+    >>> "<polyline" in spc_svg(series, label="A & B")
+    True
+    """
+    data = ChartData.from_series(series)
+    ahead = list(projection.values) if projection else []
+    ahead_periods = list(projection.periods) if projection else []
+    title = f"<title>{escape(label or 'SPC chart')}</title>"
+    head = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="spc" role="img" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" font-family="{FONT}" font-size="11">'
+    )
+    if not any(_finite(v) for v in data.values):
+        return (
+            f'{head}{title}<text x="{width / 2:.0f}" y="{height / 2:.0f}" text-anchor="middle" '
+            f'fill="{LINES}">No figures yet to chart</text></svg>'
+        )
+
+    scale = _Scale(data, target, ahead, width, height)
+    parts = [head, title]
+    parts += _horizontal_runs(scale, data.upl, f'stroke="{LINES}" stroke-dasharray="4 3"')
+    parts += _horizontal_runs(scale, data.lpl, f'stroke="{LINES}" stroke-dasharray="4 3"')
+    parts += _horizontal_runs(scale, data.mean, f'stroke="{TEXT}"')
+    if _finite(target):
+        y = scale.y(target)
+        parts.append(
+            f'<line x1="{LEFT}" y1="{y:.1f}" x2="{width - RIGHT}" y2="{y:.1f}" '
+            f'stroke="{TARGET}" stroke-dasharray="6 3"/>'
+            f'<text x="{width - RIGHT}" y="{y - 3:.1f}" text-anchor="end" fill="{TARGET}">'
+            "target</text>"
+        )
+    parts += _value_line(scale, data.values)
+    parts += _projection(scale, data.values, ahead)
+    for i, (value, cause) in enumerate(zip(data.values, data.causes, strict=True)):
+        if _finite(value):
+            parts.append(
+                f'<circle cx="{scale.x(i):.1f}" cy="{scale.y(value):.1f}" r="3" '
+                f'fill="{point_colour(cause)}"/>'
+            )
+    parts += _axes(scale, data.periods + ahead_periods)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+class _Scale:
+    """Maps point positions and values to SVG coordinates."""
+
+    def __init__(
+        self, data: ChartData, target: float | None, ahead: list[float], width: int, height: int
+    ) -> None:
+        seen = [v for v in (*data.values, *data.lpl, *data.upl, *ahead, target) if _finite(v)]
+        low, high = min(seen), max(seen)
+        pad = (high - low) * 0.08 or abs(high) * 0.1 or 1.0
+        self.low, self.high = low - pad, high + pad
+        self.slots = len(data.values) + len(ahead)
+        self.width, self.height = width, height
+        self.x_step = (width - LEFT - RIGHT) / max(self.slots - 1, 1)
+        self.y_factor = (height - TOP - BOTTOM) / (self.high - self.low)
+
+    def x(self, i: int) -> float:
+        return LEFT + i * self.x_step
+
+    def y(self, value: float) -> float:
+        return self.height - BOTTOM - (value - self.low) * self.y_factor
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _runs(values: list[float]) -> list[tuple[int, int]]:
+    """(first, last) index of each run of equal finite values: a rebase starts a new run."""
+    runs: list[tuple[int, int]] = []
+    start = None
+    for i, value in enumerate(values):
+        if start is not None and value != values[start]:
+            runs.append((start, i - 1))
+            start = None
+        if start is None and _finite(value):
+            start = i
+    if start is not None:
+        runs.append((start, len(values) - 1))
+    return runs
+
+
+def _horizontal_runs(scale: _Scale, values: list[float], style: str) -> list[str]:
+    half = scale.x_step / 2
+    lines = []
+    for first, last in _runs(values):
+        y = scale.y(values[first])
+        pad = half if first == last else 0  # a lone point still gets a visible tick
+        x1, x2 = scale.x(first) - pad, scale.x(last) + pad
+        lines.append(f'<line x1="{x1:.1f}" y1="{y:.1f}" x2="{x2:.1f}" y2="{y:.1f}" {style}/>')
+    return lines
+
+
+def _value_line(scale: _Scale, values: list[float]) -> list[str]:
+    """One polyline per stretch of consecutive figures: a gap breaks the line."""
+    lines, points = [], []
+    for i, value in enumerate([*values, math.nan]):
+        if _finite(value):
+            points.append(f"{scale.x(i):.1f},{scale.y(value):.1f}")
+            continue
+        if len(points) > 1:
+            lines.append(
+                f'<polyline points="{" ".join(points)}" fill="none" stroke="{COMMON_CAUSE}" '
+                'stroke-width="1.5"/>'
+            )
+        points = []
+    return lines
+
+
+def _projection(scale: _Scale, values: list[float], ahead: list[float]) -> list[str]:
+    if not ahead:
+        return []
+    last = len(values) - 1
+    start = [f"{scale.x(last):.1f},{scale.y(values[last]):.1f}"] if _finite(values[last]) else []
+    points = start + [
+        f"{scale.x(last + 1 + i):.1f},{scale.y(v):.1f}" for i, v in enumerate(ahead) if _finite(v)
+    ]
+    parts = [
+        f'<polyline points="{" ".join(points)}" fill="none" stroke="{LINES}" '
+        'stroke-dasharray="3 3"/>'
+    ]
+    parts += [
+        f'<circle cx="{scale.x(last + 1 + i):.1f}" cy="{scale.y(v):.1f}" r="3" fill="#fff" '
+        f'stroke="{LINES}"/>'
+        for i, v in enumerate(ahead)
+        if _finite(v)
+    ]
+    return parts
+
+
+def _axes(scale: _Scale, periods: list[str]) -> list[str]:
+    bottom = scale.height - BOTTOM
+    parts = [
+        f'<line x1="{LEFT}" y1="{bottom}" x2="{scale.width - RIGHT}" y2="{bottom}" '
+        f'stroke="{LINES}"/>'
+    ]
+    for value in (scale.low, (scale.low + scale.high) / 2, scale.high):
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{scale.y(value) + 4:.1f}" text-anchor="end" '
+            f'fill="{LINES}">{escape(short_number(value))}</text>'
+        )
+    last = len(periods) - 1
+    shown = sorted({0, last // 2, last}) if last > 0 else [0]
+    for i in shown:
+        anchor = "start" if i == 0 and last > 0 else "end" if i == last and last > 0 else "middle"
+        parts.append(
+            f'<text x="{scale.x(i):.1f}" y="{bottom + 16}" text-anchor="{anchor}" '
+            f'fill="{LINES}">{escape(periods[i])}</text>'
+        )
+    return parts
+
+
+# --- PNG, for email -------------------------------------------------------------------------
+
+
+def spc_png(
+    series: pd.DataFrame, target: float | None = None, *, title: str = "", dpi: int = 100
+) -> bytes:
+    """The XmR chart as a PNG of about 600 x 220 pixels (matplotlib, Agg canvas).
+
+    >>> png = spc_png(pd.DataFrame({"period": ["a", "b"], "value": [1.0, 2.0]}), target=1.5)
+    >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
+    True
+    """
+    data = ChartData.from_series(series)
+    figure, axes = _figure(6.0, 2.2, dpi)
+    xs = list(range(len(data.values)))
+    axes.plot(xs, data.upl, color=LINES, linestyle="--", linewidth=0.8)
+    axes.plot(xs, data.lpl, color=LINES, linestyle="--", linewidth=0.8)
+    axes.plot(xs, data.mean, color=TEXT, linewidth=0.9)
+    if _finite(target):
+        axes.axhline(target, color=TARGET, linestyle="--", linewidth=1)
+    # matplotlib breaks a line at NaN, so a gap stays a gap.
+    axes.plot(xs, data.values, color=COMMON_CAUSE, linewidth=1.4)
+    axes.scatter(xs, data.values, s=14, c=[point_colour(c) for c in data.causes], zorder=3)
+    axes.set_title(title, fontsize=9, loc="left", color=TEXT)
+    axes.tick_params(labelsize=7, colors=LINES)
+    if data.periods:
+        ticks = sorted({0, (len(xs) - 1) // 2, len(xs) - 1})
+        axes.set_xticks(ticks, [data.periods[i] for i in ticks])
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    figure.tight_layout(pad=0.4)
+    return _png(figure, dpi)
+
+
+def sparkline_png(
+    series: pd.DataFrame,
+    target: float | None = None,
+    *,
+    width: int = 160,
+    height: int = 40,
+    dpi: int = 100,
+) -> bytes:
+    """A small trend line without axes, latest point coloured, for an email's exception table.
+
+    >>> sparkline_png(pd.DataFrame({"value": [3.0, float("nan"), 4.0]}))[:4] == b"\\x89PNG"
+    True
+    """
+    data = ChartData.from_series(series)
+    figure, axes = _figure(width / dpi, height / dpi, dpi)
+    xs = list(range(len(data.values)))
+    if _finite(target):
+        axes.axhline(target, color=TARGET, linestyle="--", linewidth=0.7)
+    axes.plot(xs, data.values, color=COMMON_CAUSE, linewidth=1.2)
+    present = [i for i, v in enumerate(data.values) if _finite(v)]
+    if present:
+        last = present[-1]
+        axes.scatter([last], [data.values[last]], s=12, c=point_colour(data.causes[last]), zorder=3)
+    axes.set_axis_off()
+    axes.margins(x=0.04, y=0.15)
+    figure.subplots_adjust(left=0.02, right=0.98, top=0.95, bottom=0.05)
+    return _png(figure, dpi)
+
+
+def _figure(width_in: float, height_in: float, dpi: int):
+    # Imported here: the SVG path (the pack, thousands of charts) never pays matplotlib's import.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width_in, height_in), dpi=dpi)
+    FigureCanvasAgg(figure)
+    return figure, figure.add_subplot()
+
+
+def _png(figure, dpi: int) -> bytes:
+    buffer = io.BytesIO()
+    # No metadata: the bytes are the same for the same chart, and a little smaller.
+    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    figure.clear()
+    return buffer.getvalue()
