@@ -34,7 +34,7 @@ from bot import spc
 from bot.digest_model import AreaSummary, Digest, MeasureView
 from bot.measures import Measure
 from bot.periods import Period, parse_period
-from bot.trends import in_own_frequency, project, values_at, year_on_year
+from bot.trends import in_own_frequency, project, spread, values_at, year_on_year
 from bot.values import format_value
 
 STATUSES = ("green", "amber", "red", "missing", "not_available", "outstanding")
@@ -83,6 +83,8 @@ def build_digest(
     frame = _cycle_history(history, rows, in_cycle)
     charts = spc.analyse(frame)
     summary = charts.attrs["summary"]
+    variations = summary["variation"].to_dict()
+    assurances = summary["assurance"].to_dict()
     series, latest_cause = _series(charts)
     previous = _previous_periods(periods)
     before = values_at(frame, list(previous.items()))
@@ -94,8 +96,8 @@ def build_digest(
         measure = in_cycle[row["id"]]
         value = _number(row.get("value"))
         previous_value = before[measure.id, previous[measure.id]]
-        variation = _label(summary.at[measure.id, "variation"])
-        assurance = _label(summary.at[measure.id, "assurance"])
+        variation = _label(variations[measure.id])
+        assurance = _label(assurances[measure.id])
         special_cause = latest_cause[measure.id]
         views.append(
             MeasureView(
@@ -185,7 +187,7 @@ def _cycle_history(
     """
     periods = {row["id"]: str(row["period"]) for row in rows}
     earlier = history.loc[history["measure_id"].isin(periods), ["measure_id", "period", "value"]]
-    current_period = earlier["measure_id"].map(periods)
+    current_period = spread(earlier["measure_id"], periods)
     earlier = earlier[in_own_frequency(earlier, measures) & (earlier["period"] < current_period)]
     current = pd.DataFrame(
         {
@@ -196,25 +198,32 @@ def _cycle_history(
     )
     frame = pd.concat([earlier, current], ignore_index=True)
     frame["value"] = pd.to_numeric(frame["value"]).astype(float)
-    frame["better"] = frame["measure_id"].map({k: m.better for k, m in measures.items()})
-    frame["target"] = frame["measure_id"].map({k: m.target for k, m in measures.items()})
+    frame["better"] = spread(frame["measure_id"], {k: m.better for k, m in measures.items()})
+    targets = {k: m.target for k, m in measures.items()}
+    frame["target"] = spread(frame["measure_id"], targets, np.nan).astype(float)
     return frame
 
 
 def _series(charts: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict[str, str | None]]:
     """Each measure's last ``SERIES_POINTS`` chart rows, and the special cause of its last point.
 
-    ``charts`` is sorted by measure and period, so each measure is one slice of it.
+    ``charts`` is sorted by measure and period, so each measure is one slice of it. Each small
+    frame is built from array slices: slicing the big frame costs several times as much.
     """
     recent = charts.groupby("measure_id", sort=False).tail(SERIES_POINTS)
     ids = recent["measure_id"].to_numpy()
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
     stops = np.r_[starts[1:], len(ids)]
-    table = recent[SERIES_COLUMNS].reset_index(drop=True)
-    causes = recent["special_cause"].to_numpy()
-    series = {
-        ids[a]: table.iloc[a:b].reset_index(drop=True) for a, b in zip(starts, stops, strict=True)
-    }
+    arrays = {name: recent[name].to_numpy() for name in SERIES_COLUMNS}
+    causes = arrays["special_cause"]
+
+    def frame(a: int, b: int) -> pd.DataFrame:
+        columns: dict[str, Any] = {name: arrays[name][a:b] for name in SERIES_COLUMNS}
+        # Kept as objects so that common cause stays None, as in spc.analyse.
+        columns["special_cause"] = pd.Series(causes[a:b], dtype=object)
+        return pd.DataFrame(columns)
+
+    series = {ids[a]: frame(a, b) for a, b in zip(starts, stops, strict=True)}
     # The current period is always each measure's last row (see _cycle_history).
     latest = {ids[b - 1]: _label(causes[b - 1]) for b in stops}
     return series, latest

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -198,8 +199,8 @@ def _recent_points(
         latest = pd.Series(ordinal, index=rows.index).groupby(rows["measure_id"]).idxmax()
         current_period = rows.loc[latest.to_numpy(), ["measure_id", "period"]]
         periods = dict(zip(current_period["measure_id"], current_period["period"], strict=True))
-    now = rows["measure_id"].map({k: _ordinal(_parse(p)) for k, p in periods.items()})
-    x = ordinal - now.to_numpy(dtype=float, na_value=np.nan)
+    now = spread(rows["measure_id"], {k: _ordinal(_parse(p)) for k, p in periods.items()}, np.nan)
+    x = ordinal - now.astype(float)
     rows = rows.assign(x=x)[x <= 0].sort_values(["measure_id", "x"])
     from_end = rows.groupby("measure_id", sort=False).cumcount(ascending=False).to_numpy()
     rows = rows[from_end < window]
@@ -229,10 +230,25 @@ def in_own_frequency(history: pd.DataFrame, measures: Mapping[str, Measure]) -> 
     >>> in_own_frequency(rows, {"RSK-01": measure}).tolist()
     [False, True]
     """
-    quarterly = history["measure_id"].map(
-        {k: m.frequency == "quarterly" for k, m in measures.items()}
-    )
-    return history["period"].str.contains("Q", regex=False) == quarterly.astype(bool)
+    quarterly = {k: m.frequency == "quarterly" for k, m in measures.items()}
+    wanted = spread(history["measure_id"], quarterly, False).astype(bool)
+    # astype: an empty history read from a blank file has a float period column.
+    return history["period"].astype("str").str.contains("Q", regex=False) == wanted
+
+
+def spread(ids: pd.Series, per_measure: Mapping[str, Any], missing: Any = None) -> np.ndarray:
+    """Each row's entry in a per-measure mapping, as an object array (``missing`` if absent).
+
+    Looked up once per distinct measure and spread to its rows, which is many times quicker
+    than ``Series.map`` on a long history.
+
+    >>> spread(pd.Series(["A", "B", "A", "C"]), {"A": "up", "B": "down"}).tolist()
+    ['up', 'down', 'up', None]
+    """
+    codes, uniques = pd.factorize(ids)
+    looked_up = [per_measure.get(measure_id, missing) for measure_id in uniques]
+    # A missing id has code -1, which picks the ``missing`` appended at the end.
+    return np.array([*looked_up, missing], dtype=object)[codes]
 
 
 def _first_red(measure: Measure, periods: tuple[str, ...], values: tuple[float, ...]) -> str | None:

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from bot.events import Outcome, Submission
 from bot.mail.base import InboundMail, MailBackend
-from bot.mail.compose import Composer
+from bot.mail.compose import Composer, header_text
 from bot.mail.replies import auto_reply_reason, reply_text, sender_address
 from bot.service import Service
 from bot.values import split_line
@@ -40,7 +40,7 @@ def handle_reply(
     message = mail.message
     message_id = message_id_of(mail)
     sender = sender_address(message)
-    subject = str(message.get("Subject", "") or "")
+    subject = header_text(message.get("Subject"))
     if service.inbound_seen(message_id):
         return ReplyResult(message_id, sender, "seen", "processed on an earlier poll")
 
@@ -57,8 +57,11 @@ def handle_reply(
         # No answer to strangers: a reply would be backscatter to forged or mistyped senders.
         return record("rejected", f"{sender or 'unknown sender'} is not in the register")
 
-    refs = [str(message.get("In-Reply-To", "") or ""), *str(message.get("References", "")).split()]
-    cycle = service.cycle_for_reply([r.strip() for r in refs if r.strip()], subject)
+    refs = [
+        header_text(message.get("In-Reply-To")),
+        *header_text(message.get("References")).split(),
+    ]
+    cycle = service.cycle_for_reply([r for r in refs if r], subject)
     outcomes = tuple(
         service.submit(
             Submission(
@@ -91,8 +94,8 @@ def answered_lines(text: str) -> list[tuple[int, tuple[str, str]]]:
 
 
 def message_id_of(mail: InboundMail) -> str:
-    message_id = str(mail.message.get("Message-ID", "") or "").strip()
+    message_id = header_text(mail.message.get("Message-ID"))
     if message_id:
         return message_id
     # Without a Message-ID the content itself identifies the message across polls.
-    return "sha1:" + hashlib.sha1(mail.message.as_bytes()).hexdigest()
+    return "sha1:" + hashlib.sha1(mail.raw).hexdigest()

@@ -450,3 +450,13 @@ def test_hostile_messages_never_raise(headers, body):
     assert isinstance(auto_reply_reason(msg, BOT), str | None)
     assert isinstance(sender_address(msg), str)
     assert isinstance(reply_text(msg), str)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EMAILS.glob("*.eml")))
+def test_the_fast_compat32_parse_reads_every_sample_the_same(name):
+    """pmbot parses inbound mail with compat32 for speed; the result must not change."""
+    raw = (EMAILS / name).read_bytes()
+    modern, fast = message_from_bytes(raw, policy=policy.default), message_from_bytes(raw)
+    assert reply_text(fast) == reply_text(modern)
+    assert auto_reply_reason(fast, BOT) == auto_reply_reason(modern, BOT)
+    assert sender_address(fast) == sender_address(modern)

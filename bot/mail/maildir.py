@@ -53,7 +53,7 @@ class MaildirBackend:
                 data = path.read_bytes()
             except FileNotFoundError:  # taken by another poller in the meantime
                 continue
-            yield InboundMail(key=f"{sub}/{name}", message=PARSER.parsebytes(data))
+            yield InboundMail(key=f"{sub}/{name}", raw=data)
 
     def send(self, message: Message) -> str:
         """Deliver to outbox/new the Maildir way: write in tmp/, then rename into new/."""

@@ -1,7 +1,8 @@
 """Reading an emailed reply: should it be ignored, and what new text did the sender write?
 
-Pure functions over stdlib ``EmailMessage`` objects parsed with ``email.policy.default``: no I/O,
-no clock, no environment (reference email.md §4.2-4.4).
+Pure functions over stdlib ``email.message.Message`` objects: no I/O, no clock, no environment
+(reference email.md §4.2-4.4). They accept messages parsed with either policy; pmbot parses
+inbound mail with the fast compat32 policy, which leaves headers as raw text until asked.
 
 Quoted text is removed by the line rules below, not by mail-parser-reply: that library keeps the
 quoted lines of a bottom-posted or inline answer (so last month's "OD-02: 12" would be read as
@@ -11,9 +12,11 @@ bounded, so a hostile message costs linear time.
 """
 
 import codecs
+import contextlib
 import re
 from email.errors import HeaderParseError
-from email.message import EmailMessage
+from email.header import decode_header, make_header
+from email.message import Message
 from email.utils import collapse_rfc2231_value, parseaddr
 from html.parser import HTMLParser
 from itertools import takewhile
@@ -33,7 +36,7 @@ _BOUNCE_SUBJECT = re.compile(
 )
 
 
-def sender_address(msg: EmailMessage) -> str:
+def sender_address(msg: Message) -> str:
     """The sender's address, lower-cased, from Reply-To if present else From ('' if none).
 
     >>> sender_address(message_from_string("From: Jane <Jane.Smith@Example.org>", policy=default))
@@ -42,7 +45,7 @@ def sender_address(msg: EmailMessage) -> str:
     return _address(_header(msg, "Reply-To")) or _address(_header(msg, "From"))
 
 
-def auto_reply_reason(msg: EmailMessage, bot_address: str) -> str | None:
+def auto_reply_reason(msg: Message, bot_address: str) -> str | None:
     """Why this message must be ignored and never answered, or None for a human reply.
 
     >>> auto_reply_reason(message_from_string("Auto-Submitted: auto-replied", policy=default), "")
@@ -90,14 +93,20 @@ def auto_reply_reason(msg: EmailMessage, bot_address: str) -> str | None:
     return None
 
 
-def _header(msg: EmailMessage, name: str) -> str:
+def _header(msg: Message, name: str) -> str:
     """A header as one line of text, '' if absent or beyond repair."""
     try:
         value = msg.get(name)
     except (HeaderParseError, ValueError, TypeError, IndexError, AttributeError, LookupError):
         # policy.default parses on access and has tripped over hostile input; raw text will do
         value = next((v for k, v in msg.raw_items() if k.lower() == name.lower()), None)
-    return "" if value is None else " ".join(str(value).split())
+    if value is None:
+        return ""
+    text = str(value)
+    if "=?" in text:  # RFC 2047 encoded words, as compat32 leaves them
+        with contextlib.suppress(HeaderParseError, ValueError, LookupError, UnicodeError):
+            text = str(make_header(decode_header(text)))
+    return " ".join(text.split())
 
 
 def _address(value: str) -> str:
@@ -113,23 +122,34 @@ def _short(value: str, limit: int = 60) -> str:
 # ------------------------------------------------------------------------------ the reply text
 
 
-def reply_text(msg: EmailMessage) -> str:
+def reply_text(msg: Message) -> str:
     """The new text the sender wrote: quoted original, mobile tags and '-- ' signature removed.
 
     >>> reply_text(message_from_string("\\nOD-01: 48\\n\\n> OD-01: \\n", policy=default))
     'OD-01: 48'
     """
-    plain = msg.get_body(preferencelist=("plain",))
+    plain = _body(msg, "plain")
     text = _decoded(plain) if plain is not None else ""
     if plain is not None and _param(plain, "format") == "flowed":
         text = _unflow(text, delsp=_param(plain, "delsp") == "yes")
     if not text.strip():  # HTML-only (Outlook often), or an empty text part beside the HTML
-        html = msg.get_body(preferencelist=("html",))
+        html = _body(msg, "html")
         text = html_to_text(_cut_html_quote(_decoded(html))) if html is not None else ""
     return strip_quoted(text)
 
 
-def _decoded(part: EmailMessage) -> str:
+def _body(msg: Message, subtype: str) -> Message | None:
+    """The first text/<subtype> part that is not an attachment (EmailMessage.get_body's job,
+    done here so that compat32 messages work too)."""
+    for part in msg.walk():
+        if part.get_content_type() == f"text/{subtype}" and (
+            part.get_content_disposition() != "attachment"
+        ):
+            return part
+    return None
+
+
+def _decoded(part: Message) -> str:
     """A text part's payload as str, whatever its charset claims; never raises."""
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
@@ -148,7 +168,7 @@ def _decoded(part: EmailMessage) -> str:
         return payload.decode("cp1252", errors="replace")
 
 
-def _param(part: EmailMessage, name: str) -> str:
+def _param(part: Message, name: str) -> str:
     """A Content-Type parameter, lower-cased ('' if absent), RFC 2231 encoding undone."""
     return collapse_rfc2231_value(part.get_param(name, "")).lower()
 

@@ -1,0 +1,147 @@
+"""Renderers of the digest: Slack message, email, full HTML pack, CSV/XLSX tables.
+
+Each output has its own module; this one holds what they share: the Jinja environment for
+``templates/digest/`` (with the filters below) and the words for the model's codes, which live
+in ``templates/digest/labels.txt`` so that all text a person reads stays in templates.
+
+- ``bot.render.slack.slack_blocks(digest, pack_url=None) -> dict``
+- ``bot.render.email.email_parts(digest) -> (text, html, {content_id: png})`` and
+  ``bot.render.email.digest_message(digest, mail_from, to, now, domain) -> Message``
+- ``bot.render.pack.render_pack(digest) -> str`` and ``write_pack(digest, directory) -> Path``
+- ``bot.render.tables.write_tables(digest, directory) -> [csv_path, xlsx_path]``
+
+>>> show_change(-2.5, "%"), show_change(3, "days"), show_change(0.0, "count")
+('-2.5 pp', '+3 days', 'no change')
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from bot.digest_model import MeasureView
+from bot.settings import PROJECT_ROOT
+from bot.templating import make_environment
+from bot.values import format_value
+
+TEMPLATES = PROJECT_ROOT / "templates"
+
+
+@lru_cache(maxsize=4)
+def environment(templates_dir: Path = TEMPLATES) -> jinja2.Environment:
+    """The house Jinja environment plus the digest filters and labels (built once).
+
+    >>> environment().from_string("{{ 1234.5 | value('£') }}").render()
+    '£1,234.50'
+    """
+    env = make_environment(templates_dir)
+    env.filters.update(
+        value=show_value,
+        change=show_change,
+        pct=show_pct,
+        verdict=verdict,
+        count=lambda n: f"{n:,}",
+        day=show_day,
+        when=show_when,
+    )
+    env.globals.update(_labels(env))
+    env.globals["gap_text"] = lambda m: gap_text(m, env.globals["GAP"])
+    return env
+
+
+def labels() -> dict[str, dict[str, str]]:
+    """The label tables (STATUS, REASON, VARIATION, ASSURANCE, GAP, CHANGE) by name."""
+    return {k: v for k, v in environment().globals.items() if k.isupper()}
+
+
+def _labels(env: jinja2.Environment) -> dict[str, dict[str, str]]:
+    module = env.get_template("digest/labels.txt").module
+    names = ("STATUS", "REASON", "VARIATION", "ASSURANCE", "GAP", "CHANGE")
+    return {name: dict(getattr(module, name)) for name in names}
+
+
+def show_value(value: float | None, unit: str) -> str:
+    """A figure as a person reads it; empty for no figure (the caller shows the gap).
+
+    >>> show_value(87.5, "%"), show_value(None, "%"), show_value(float("nan"), "%")
+    ('87.5%', '', '')
+    """
+    if value is None or not math.isfinite(value):
+        return ""
+    return format_value(value, unit)
+
+
+def show_change(change: float | None, unit: str) -> str:
+    """A signed difference; a change in a percentage is in percentage points (pp)."""
+    if change is None or not math.isfinite(change):
+        return ""
+    if change == 0:
+        return "no change"
+    magnitude = format_value(abs(change), unit)
+    if unit == "%":
+        magnitude = magnitude.removesuffix("%") + " pp"
+    return ("+" if change > 0 else "-") + magnitude
+
+
+def show_pct(pct: float | None) -> str:
+    """``show_pct(5.234) == "+5.2%"``; empty when there is no percentage."""
+    if pct is None or not math.isfinite(pct):
+        return ""
+    return f"{pct:+.1f}%"
+
+
+def verdict(change: float | None, better: str) -> str:
+    """``"better"``, ``"worse"``, ``"same"`` or ``""`` (no change known, or a neutral measure).
+
+    >>> verdict(3.0, "down"), verdict(3.0, "up"), verdict(3.0, "neutral")
+    ('worse', 'better', '')
+    """
+    if change is None or not math.isfinite(change) or better == "neutral":
+        return ""
+    if change == 0:
+        return "same"
+    return "better" if (change > 0) == (better == "up") else "worse"
+
+
+def gap_text(measure: MeasureView, words: dict[str, str] | None = None) -> str:
+    """What stands in for a missing figure, with the owner's reason: never a zero.
+
+    >>> from types import SimpleNamespace as Measure
+    >>> gap_text(Measure(status="not_available", reason="system  outage"))
+    'no figure: system outage'
+    >>> gap_text(Measure(status="missing", reason=""))
+    'no figure: not received by the due date'
+    """
+    words = words or labels()["GAP"]
+    if measure.status == "not_available":
+        reason = " ".join(measure.reason.split())
+        if reason:
+            return words["not_available"].format(reason=reason)
+        return words["not_available_no_reason"]
+    return words.get(measure.status, words["history"])
+
+
+def show_day(day: date) -> str:
+    """``show_day(date(2026, 11, 7)) == "7 November 2026"`` (GOV.UK date style)."""
+    return f"{day.day} {day:%B %Y}"
+
+
+def show_when(moment: datetime | str | None) -> str:
+    """A time as ``7 November 2026, 09:30``; an ISO string is parsed, None gives ``""``."""
+    if not moment:
+        return ""
+    if isinstance(moment, str):
+        try:
+            moment = datetime.fromisoformat(moment)
+        except ValueError:
+            return moment
+    return f"{show_day(moment.date())}, {moment:%H:%M}"
+
+
+def owner_of(measure: MeasureView) -> str:
+    """The owner's name, or their address when the register has no name."""
+    return measure.owner_name or measure.owner_email
