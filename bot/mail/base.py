@@ -38,6 +38,15 @@ class InboundMail:
         return message_from_bytes(self.raw)
 
 
+@dataclass(frozen=True)
+class CheckResult:
+    """One line of `pmbot mail check`: what was tried, whether it worked, and what to do."""
+
+    what: str  # "connect to imap.example.org:993", "log in as bot@example.org", ...
+    ok: bool
+    detail: str = ""  # on failure: the plain reason and the fix
+
+
 class MailBackend(Protocol):
     def fetch(self) -> Iterator[InboundMail]:
         """Messages waiting in the inbox, oldest first."""
@@ -47,5 +56,8 @@ class MailBackend(Protocol):
 
     def mark_done(self, mail: InboundMail) -> None:
         """Move a processed message out of the inbox (kept, never deleted)."""
+
+    def check(self) -> list[CheckResult]:
+        """Try each step (reach the server, log in, open the folder, may send) and report."""
 
     def close(self) -> None: ...

@@ -20,7 +20,7 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from pathlib import Path
 
-from bot.mail.base import InboundMail, MailUnavailable
+from bot.mail.base import CheckResult, InboundMail, MailUnavailable
 
 PARSER = BytesParser(policy=policy.default)
 
@@ -70,6 +70,15 @@ class MaildirBackend:
         target = self.root / "processed" / "cur" / f"{base_name}:2,S"
         with contextlib.suppress(FileNotFoundError):  # already moved by an earlier run
             os.replace(source, target)
+
+    def check(self) -> list[CheckResult]:
+        results = []
+        for folder in ("inbox", "outbox", "processed"):
+            path = self.root / folder
+            writable = os.access(path / "new", os.W_OK) and os.access(path / "cur", os.W_OK)
+            detail = "" if writable else f"cannot write to {path}; check its permissions"
+            results.append(CheckResult(f"Maildir folder {path}", writable, detail))
+        return results
 
     def close(self) -> None:
         pass
