@@ -81,13 +81,25 @@ class Bot:
 
 
 def make_mail_backend(settings: Settings) -> MailBackend:
+    """The backend PMBOT_MAIL_BACKEND names; each reads its own PMBOT_* variables."""
+    # Imported here so that a Maildir user never loads exchangelib or an HTTP client.
     if settings.mail_backend == "maildir":
         from bot.mail.maildir import MaildirBackend
 
         return MaildirBackend(settings.maildir)
-    raise ConfigError(
-        f"PMBOT_MAIL_BACKEND={settings.mail_backend} is not available in this version; use maildir"
-    )
+    if settings.mail_backend == "imap":
+        from bot.mail.imap import ImapBackend
+
+        return ImapBackend.from_settings(settings)
+    if settings.mail_backend == "ews":
+        from bot.mail.ews import EwsBackend
+
+        return EwsBackend.from_settings(settings)
+    if settings.mail_backend == "graph":
+        from bot.mail.graph import GraphBackend
+
+        return GraphBackend.from_settings(settings)
+    raise ConfigError(f"PMBOT_MAIL_BACKEND={settings.mail_backend} is not a mail backend")
 
 
 def create_app(

@@ -244,6 +244,26 @@ class Store:
         rows = list(self.db.query("SELECT * FROM people WHERE email = ?", [email.lower()]))
         return person_from_row(rows[0]) if rows else None
 
+    def slack_user_id(self, email: str) -> str | None:
+        row = self.db.execute(
+            "SELECT slack_user_id FROM people WHERE email = ?", [email.lower()]
+        ).fetchone()
+        return row[0] if row else None
+
+    def save_slack_user_id(self, email: str, user_id: str) -> None:
+        """Cache who this person is in Slack ('' records that they have no Slack account)."""
+        with self.atomic() as db:
+            self.save_person(Person(email.lower()))
+            db.execute(
+                "UPDATE people SET slack_user_id = ? WHERE email = ?", [user_id, email.lower()]
+            )
+
+    def email_for_slack_user(self, user_id: str) -> str | None:
+        row = self.db.execute(
+            "SELECT email FROM people WHERE slack_user_id = ?", [user_id]
+        ).fetchone()
+        return row[0] if row else None
+
     # -- submissions (append-only) ----------------------------------------------------------
 
     def add_submission(self, submission: StoredSubmission) -> bool:

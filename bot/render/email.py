@@ -1,0 +1,157 @@
+"""The digest as an email: plain text plus HTML with inline PNG sparklines, built with the stdlib.
+
+Only the exceptions shown get a chart (a small sparkline each), so the email stays small; the
+full pack has every chart. The HTML is written for Outlook: tables, inline styles, no SVG, no
+scripts. Images are referenced as ``cid:<content id>`` (no angle brackets in the HTML) and sent
+``Content-Disposition: inline`` so that clients do not list them as attachments too
+(reference/email.md §4.1 and §6.5).
+
+    multipart/alternative
+      text/plain
+      multipart/related
+        text/html
+        image/png (one per sparkline)
+
+With ``pack=`` the whole is wrapped in multipart/mixed with the pack as an HTML attachment.
+
+>>> from tests.digest_fixtures import small_digest
+>>> text, html, images = email_parts(small_digest())
+>>> all(f"cid:{cid}" in html for cid in images), "<svg" in html
+(True, False)
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from email.header import Header
+from email.message import Message
+from email.mime.image import MIMEImage
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, make_msgid
+from typing import Any
+
+from bot.charts import sparkline_png
+from bot.digest_model import EXCEPTION_REASONS, Digest
+from bot.render import environment
+
+TOP_EXCEPTIONS = 20  # exceptions in the email, each with a sparkline; the rest are in the pack
+TOP_LIST = 10  # improvements, breaches and gaps listed before "and N more"
+CONTENT_ID_DOMAIN = "pmbot.local"
+
+
+def email_parts(
+    digest: Digest,
+    *,
+    pack_url: str | None = None,
+    top: int = TOP_EXCEPTIONS,
+    domain: str = CONTENT_ID_DOMAIN,
+) -> tuple[str, str, dict[str, bytes]]:
+    """``(plain text, html, {content_id: png})``; each content id is used as ``cid:`` in the html.
+
+    Content ids are ``spark<n>.<cycle>@<domain>``, without angle brackets: add them in the
+    ``Content-ID`` header (``digest_message`` does).
+    """
+    env = environment()
+    exceptions = digest.exceptions
+    images: dict[str, bytes] = {}
+    shown = []
+    for number, measure in enumerate(exceptions[:top], start=1):
+        cid = None
+        if len(measure.series):
+            cid = f"spark{number}.{_atom(digest.cycle)}@{domain}"
+            images[cid] = sparkline_png(measure.series, measure.target)
+        yoy = next((y for y in measure.year_on_year if y.years_ago == 1 and y.change is not None),
+                   None)  # fmt: skip
+        shown.append((measure, cid, yoy))
+    context = {
+        "d": digest,
+        "exceptions": len(exceptions),
+        "reasons": _reasons(exceptions),
+        "shown": shown,
+        "more": len(exceptions) - len(shown),
+        "pack_url": _safe_url(pack_url),
+        **_listing("improvements", digest.improvements),
+        **_listing("breaches", digest.projected_breaches),
+        **_listing("gaps", digest.gaps),
+    }
+    text = env.get_template("digest/email.txt").render(context)
+    html = env.get_template("digest/email.html").render(context)
+    return text, html, images
+
+
+def digest_message(
+    digest: Digest,
+    mail_from: str,
+    to: str | Sequence[str],
+    now: datetime,
+    domain: str,
+    *,
+    pack: str | None = None,
+    pack_url: str | None = None,
+) -> Message:
+    """The digest email, ready for any mail backend's ``send``.
+
+    ``to`` is one address or a list; ``domain`` goes into the Message-ID and content ids;
+    ``pack`` (the HTML of ``render_pack``) is attached when given.
+    """
+    env = environment()
+    text, html, images = email_parts(digest, pack_url=pack_url, domain=domain)
+    related = MIMEMultipart("related")
+    related.attach(MIMEText(html, "html", "utf-8"))
+    for cid, png in images.items():
+        image = MIMEImage(png, "png")
+        image.add_header("Content-ID", f"<{cid}>")
+        # Without "inline" clients show each chart again as an attachment (email.md §4.1).
+        image.add_header("Content-Disposition", "inline", filename=f"{cid.split('@')[0]}.png")
+        related.attach(image)
+    body = MIMEMultipart("alternative")
+    body.attach(MIMEText(text, "plain", "utf-8"))
+    body.attach(related)
+
+    message: Message = body
+    if pack is not None:
+        message = MIMEMultipart("mixed")
+        message.attach(body)
+        attachment = MIMEText(pack, "html", "utf-8")
+        attachment.add_header(
+            "Content-Disposition", "attachment", filename=f"performance-pack-{digest.cycle}.html"
+        )
+        message.attach(attachment)
+
+    subject = env.get_template("digest/email_subject.txt").render(
+        d=digest, exceptions=len(digest.exceptions)
+    ).strip()
+    message["From"] = formataddr(("pmbot", mail_from))
+    message["To"] = to if isinstance(to, str) else ", ".join(to)
+    message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = make_msgid(idstring="digest", domain=domain)
+    # Automatic mail: out-of-office responders stay quiet, and pmbot never answers itself.
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    message["X-PMBot"] = "digest"
+    return message
+
+
+def _reasons(exceptions: list) -> list[tuple[str, int]]:
+    counts = Counter(m.exception_reasons[0] for m in exceptions)
+    return [(reason, counts[reason]) for reason in EXCEPTION_REASONS if counts[reason]]
+
+
+def _listing(name: str, measures: list) -> dict[str, Any]:
+    return {name: measures[:TOP_LIST], f"more_{name}": max(len(measures) - TOP_LIST, 0)}
+
+
+def _atom(text: str) -> str:
+    """Text usable inside a content id (RFC 5322 dot-atom): ``_atom("2026 Q3") == "2026-Q3"``."""
+    return re.sub(r"[^A-Za-z0-9.-]+", "-", text).strip(".-") or "x"
+
+
+def _safe_url(url: str | None) -> str | None:
+    """Only a web address becomes a link; anything else (``javascript:``…) is dropped."""
+    url = (url or "").strip()
+    return url if url.startswith(("https://", "http://")) else None
