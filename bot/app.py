@@ -10,10 +10,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from email import message_from_bytes
 
 from bot.events import Prompt
-from bot.mail.base import MailBackend, MailError
-from bot.mail.compose import Composer
+from bot.mail.base import MailBackend, MailError, MailRefused, MailUnavailable
+from bot.mail.compose import Composer, outgoing
 from bot.periods import LONDON, Period, WorkingCalendar
 from bot.service import Service
 from bot.settings import ConfigError, Settings
@@ -51,21 +52,26 @@ class Bot:
         now = self.clock()
         sent = []
         for prompt in self.service.due_prompts(cycle, now):
-            reference = self.mail.send(self.composer.prompt(prompt, now))
-            # Recorded only once sent: a failed send is tried again next time, not lost.
-            self.service.record_prompt(prompt, now, reference)
-            sent.append(prompt)
+            message = outgoing("prompt", f"prompt:{prompt.ledger_key}",
+                               self.composer.prompt(prompt, now))  # fmt: skip
+            if self.service.record_action("prompt", prompt.ledger_key, now, outgoing=message):
+                sent.append(prompt)
+        self.deliver_mail()
         return sent
 
     def poll_mail(self) -> PollSummary:
-        """Process every message in the inbox once; each is moved out of the inbox after."""
+        """Process every message in the inbox once; each is moved out of the inbox after.
+
+        Mail still queued from an earlier outage goes first; raises MailUnavailable when the
+        server cannot be reached (the caller reports it once per outage).
+        """
+        self.deliver_mail()
         summary = PollSummary()
         for mail in self.mail.fetch():
             result = handle_reply(
                 mail,
                 service=self.service,
                 composer=self.composer,
-                backend=self.mail,
                 bot_address=self.settings.mail_from,
                 now=self.clock(),
             )
@@ -73,7 +79,26 @@ class Bot:
             log.info("mail %s from %s: %s (%s)", result.message_id, result.sender,
                      result.outcome, result.reason)  # fmt: skip
             summary.results.append(result)
+        self.deliver_mail()
         return summary
+
+    def deliver_mail(self) -> int:
+        """Send what the outbox holds. A refused message is set aside with its reason; when the
+        server is unavailable the rest stay queued for the next attempt. Returns how many went."""
+        sent = 0
+        for row in self.service.pending_mail():
+            try:
+                reference = self.mail.send(message_from_bytes(row["message"]))
+            except MailRefused as exc:
+                log.error("mail %s to %s refused: %s", row["key"], row["recipients"], exc)
+                self.service.mail_failed(row["id"], str(exc), permanent=True)
+                continue
+            except MailUnavailable as exc:
+                self.service.mail_failed(row["id"], str(exc), permanent=False)
+                raise
+            self.service.mail_sent(row["id"], reference, self.clock())
+            sent += 1
+        return sent
 
     def close(self) -> None:
         self.mail.close()

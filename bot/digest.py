@@ -97,7 +97,9 @@ def build_digest(
         value = _number(row.get("value"))
         previous_value = before[measure.id, previous[measure.id]]
         variation = _label(variations[measure.id])
-        assurance = _label(assurances[measure.id])
+        # With no figure at all there are no limits, which analyse reads as "inconsistent";
+        # the pack should say nothing rather than "hit and miss".
+        assurance = _label(assurances[measure.id]) if variation is not None else None
         special_cause = latest_cause[measure.id]
         views.append(
             MeasureView(
@@ -212,6 +214,8 @@ def _series(charts: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict[str, st
     """
     recent = charts.groupby("measure_id", sort=False).tail(SERIES_POINTS)
     ids = recent["measure_id"].to_numpy()
+    if not len(ids):
+        return {}, {}
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
     stops = np.r_[starts[1:], len(ids)]
     arrays = {name: recent[name].to_numpy() for name in SERIES_COLUMNS}

@@ -26,7 +26,7 @@ from bot.periods import (
     period_for,
     reporting_period,
 )
-from bot.store import Store, StoredSubmission
+from bot.store import Outgoing, Store, StoredSubmission
 from bot.tolerance import parse_tolerance, rag, status
 from bot.values import InvalidValue, format_value, parse_entry
 
@@ -311,8 +311,39 @@ class Service:
                 prompts.append(prompt)
         return prompts
 
+    def record_action(
+        self,
+        kind: str,
+        key: str,
+        now: datetime,
+        *,
+        outgoing: Outgoing | None = None,
+        transport_ref: str = "",
+    ) -> bool:
+        """Record that an action was taken, queueing its email in the same transaction.
+
+        False (and nothing queued) when the ledger shows it was taken before: this is what
+        makes every prompt, reminder, escalation, summary and digest happen once.
+        """
+        reference = transport_ref or (outgoing.message_id if outgoing else "")
+        with self.store.atomic():
+            if not self.store.ledger_add(kind, key, now, reference):
+                return False
+            if outgoing is not None:
+                self.store.queue_outgoing(outgoing, now)
+        return True
+
     def record_prompt(self, prompt: Prompt, now: datetime, transport_ref: str) -> bool:
-        return self.store.ledger_add("prompt", prompt.ledger_key, now, transport_ref)
+        return self.record_action("prompt", prompt.ledger_key, now, transport_ref=transport_ref)
+
+    def pending_mail(self) -> list[dict[str, Any]]:
+        return self.store.pending_outgoing()
+
+    def mail_sent(self, outgoing_id: int, transport_ref: str, now: datetime) -> None:
+        self.store.mark_sent(outgoing_id, transport_ref, now)
+
+    def mail_failed(self, outgoing_id: int, error: str, *, permanent: bool) -> None:
+        self.store.mark_send_failed(outgoing_id, error, permanent=permanent)
 
     def last_values(self, measure_ids) -> dict[str, tuple[str, str]]:
         """Measure id -> (period, display value) of its most recent figure."""
@@ -343,8 +374,15 @@ class Service:
     def inbound_seen(self, message_id: str) -> bool:
         return self.store.inbound_seen(message_id)
 
-    def record_inbound(self, **fields: Any) -> bool:
-        return self.store.record_inbound(**fields)
+    def record_inbound(self, *, reply: Outgoing | None = None, **fields: Any) -> bool:
+        """Record an inbound message and queue its answer together: a crash between the two
+        would otherwise leave a message marked as handled whose confirmation never goes."""
+        with self.store.atomic():
+            if not self.store.record_inbound(**fields):
+                return False
+            if reply is not None:
+                self.store.queue_outgoing(reply, fields["received_at"])
+        return True
 
 
 def rag_of(measure: Measure, value: float) -> str:

@@ -92,7 +92,37 @@ MIGRATIONS: tuple[str, ...] = (
         reason TEXT NOT NULL DEFAULT ''
     );
     """,
+    # 2: the outbox. A message is queued in the same transaction as the decision to send it,
+    # then delivered; a failed delivery stays queued and is retried, so nothing is lost.
+    """
+    CREATE TABLE outgoing (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL UNIQUE,
+        recipients TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        message BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        failed INTEGER NOT NULL DEFAULT 0,
+        transport_ref TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX outgoing_pending ON outgoing (id) WHERE sent_at IS NULL AND failed = 0;
+    """,
 )
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to send, in bytes, with the key that makes it unique (e.g. prompt:a@x:2026-10)."""
+
+    kind: str
+    key: str
+    recipients: str
+    message_id: str
+    message: bytes
 
 
 @dataclass(frozen=True)
@@ -391,6 +421,38 @@ class Store:
             [message_id, channel, sender, subject[:500], iso(received_at), outcome, reason],
         )
         return cursor.rowcount == 1
+
+    def queue_outgoing(self, outgoing: Outgoing, now: datetime) -> bool:
+        """Queue a message; False when one with the same key was queued before."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO outgoing "
+            "(kind, key, recipients, message_id, message, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [outgoing.kind, outgoing.key, outgoing.recipients, outgoing.message_id,
+             outgoing.message, iso(now)],
+        )  # fmt: skip
+        return cursor.rowcount == 1
+
+    def pending_outgoing(self, limit: int = 500) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM outgoing WHERE sent_at IS NULL AND failed = 0 ORDER BY id LIMIT ?"
+        return list(self.db.query(sql, [limit]))
+
+    def mark_sent(self, outgoing_id: int, transport_ref: str, now: datetime) -> None:
+        self.db.execute(
+            "UPDATE outgoing SET sent_at = ?, transport_ref = ?, attempts = attempts + 1 "
+            "WHERE id = ?",
+            [iso(now), transport_ref, outgoing_id],
+        )
+
+    def mark_send_failed(self, outgoing_id: int, error: str, *, permanent: bool) -> None:
+        self.db.execute(
+            "UPDATE outgoing SET attempts = attempts + 1, last_error = ?, failed = ? WHERE id = ?",
+            [error[:1000], int(permanent), outgoing_id],
+        )
+
+    def outgoing(self, kind: str | None = None) -> list[dict[str, Any]]:
+        if kind is None:
+            return list(self.db.query("SELECT * FROM outgoing ORDER BY id"))
+        return list(self.db.query("SELECT * FROM outgoing WHERE kind = ? ORDER BY id", [kind]))
 
     def inbound(self) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM inbound ORDER BY id"))

@@ -190,7 +190,9 @@ def _recent_points(
     """
     rows = history.loc[history["measure_id"].isin(measures), ["measure_id", "period", "value"]]
     rows = rows.assign(value=pd.to_numeric(rows["value"])).dropna(subset=["value"])
-    rows = rows[in_own_frequency(rows, measures)]
+    # A fresh index: a history glued together from parts may repeat labels, and idxmax
+    # below must point at one row.
+    rows = rows[in_own_frequency(rows, measures)].reset_index(drop=True)
     if rows.empty:
         return None
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.events import Outcome, Submission
-from bot.mail.base import InboundMail, MailBackend
-from bot.mail.compose import Composer, header_text
+from bot.mail.base import InboundMail
+from bot.mail.compose import Composer, header_text, outgoing
 from bot.mail.replies import auto_reply_reason, reply_text, sender_address
 from bot.service import Service
 from bot.values import split_line
@@ -33,7 +33,6 @@ def handle_reply(
     *,
     service: Service,
     composer: Composer,
-    backend: MailBackend,
     bot_address: str,
     now: datetime,
 ) -> ReplyResult:
@@ -44,10 +43,16 @@ def handle_reply(
     if service.inbound_seen(message_id):
         return ReplyResult(message_id, sender, "seen", "processed on an earlier poll")
 
-    def record(outcome: str, reason: str, outcomes: tuple[Outcome, ...] = ()) -> ReplyResult:
+    def record(
+        outcome: str, reason: str, outcomes: tuple[Outcome, ...] = (), answer: bool = False
+    ) -> ReplyResult:
+        reply = None
+        if answer:
+            confirmation = composer.confirmation(message, sender, list(outcomes), now)
+            reply = outgoing("confirmation", f"confirmation:{message_id}", confirmation)
         service.record_inbound(
             message_id=message_id, channel="email", sender=sender, subject=subject,
-            received_at=now, outcome=outcome, reason=reason,
+            received_at=now, outcome=outcome, reason=reason, reply=reply,
         )  # fmt: skip
         return ReplyResult(message_id, sender, outcome, reason, outcomes)
 
@@ -78,13 +83,12 @@ def handle_reply(
     )
     stored = sum(o.stored for o in outcomes)
     if stored:
-        result = record("stored", f"{stored} stored, {len(outcomes) - stored} refused", outcomes)
-    elif outcomes:
-        result = record("rejected", "; ".join(o.message for o in outcomes)[:1000], outcomes)
-    else:
-        result = record("rejected", "no lines of the form 'OD-01: value' found")
-    backend.send(composer.confirmation(message, sender, list(outcomes), now))
-    return result
+        reason = f"{stored} stored, {len(outcomes) - stored} refused"
+        return record("stored", reason, outcomes, answer=True)
+    if outcomes:
+        reason = "; ".join(o.message for o in outcomes)[:1000]
+        return record("rejected", reason, outcomes, answer=True)
+    return record("rejected", "no lines of the form 'OD-01: value' found", answer=True)
 
 
 def answered_lines(text: str) -> list[tuple[int, tuple[str, str]]]:

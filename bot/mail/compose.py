@@ -17,6 +17,7 @@ from email.utils import format_datetime, formataddr, make_msgid
 import jinja2
 
 from bot.events import Outcome, Prompt
+from bot.store import Outgoing
 
 MAX_REFERENCES = 10
 
@@ -70,6 +71,17 @@ class Composer:
         message = self.new_message("confirmation", to, subject, now, text, html)
         thread(message, original)
         return message
+
+
+def outgoing(kind: str, key: str, message: Message) -> Outgoing:
+    """A built message, ready to queue in the outbox."""
+    return Outgoing(
+        kind=kind,
+        key=key,
+        recipients=header_text(message.get("To")),
+        message_id=header_text(message.get("Message-ID")),
+        message=message.as_bytes(),
+    )
 
 
 def header_text(value) -> str:

@@ -11,6 +11,7 @@ message, and a mail client or Dovecot can open the same tree.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import mailbox
 import os
 import time
@@ -56,9 +57,17 @@ class MaildirBackend:
             yield InboundMail(key=f"{sub}/{name}", raw=data)
 
     def send(self, message: Message) -> str:
-        """Deliver to outbox/new the Maildir way: write in tmp/, then rename into new/."""
+        """Deliver to outbox/new the Maildir way: write in tmp/, then rename into new/.
+
+        The file is named after the Message-ID, so sending the same message again after a
+        crash replaces the file instead of adding a second copy.
+        """
+        message_id = str(message.get("Message-ID", "")).strip()
+        digest = hashlib.sha1(message_id.encode()).hexdigest()[:20] if message_id else ""
         self._sent += 1
-        name = f"{time.time_ns()}.P{os.getpid()}Q{self._sent}.pmbot"
+        name = f"{digest or time.time_ns()}.P{os.getpid()}Q{self._sent}.pmbot"
+        if digest:
+            name = f"{digest}.pmbot"
         temporary = self.root / "outbox" / "tmp" / name
         temporary.write_bytes(message.as_bytes())
         os.replace(temporary, self.root / "outbox" / "new" / name)

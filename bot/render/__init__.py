@@ -48,7 +48,7 @@ def environment(templates_dir: Path = TEMPLATES) -> jinja2.Environment:
         day=show_day,
         when=show_when,
     )
-    env.globals.update(_labels(env))
+    env.globals.update(_labels(env), zip=zip)
     env.globals["gap_text"] = lambda m: gap_text(m, env.globals["GAP"])
     return env
 

@@ -1,0 +1,134 @@
+"""The full performance pack: one standalone HTML file that opens in any browser, offline.
+
+Summary first (completeness, exceptions, outcome areas, improvements, projected breaches, data
+gaps, who is still to send), then each outcome area with its measures, exceptions first. Each
+measure has its SPC chart (inline SVG), its last 13 figures, year-on-year change, the owner's
+commentary, its projection and its glossary entry. No external CSS, scripts or fonts; the CSS
+prints well. The wording and layout are in ``templates/digest/pack.html``.
+
+Charts are drawn by ``bot.charts.spc_svg`` as strings, so a pack of 2,000 measures renders in
+about a second.
+
+>>> from tests.digest_fixtures import small_digest
+>>> html = render_pack(small_digest())
+>>> html.startswith("<!DOCTYPE html>"), "<script" in html
+(True, False)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from markupsafe import Markup
+
+from bot.charts import ChartData, point_colour, spc_svg
+from bot.digest_model import Digest, MeasureView
+from bot.render import environment, show_value
+
+RECENT = 13  # figures listed under each chart: a year and the same month a year before
+
+
+@dataclass(frozen=True)
+class Recent:
+    """One of the last figures listed under a chart."""
+
+    period: str
+    shown: str  # the figure, or "" for a gap (the template shows the placeholder)
+    cause: str | None  # special cause of the point, for its marker
+    colour: str
+
+
+@dataclass(frozen=True)
+class Card:
+    """A measure with what the template cannot cheaply work out itself."""
+
+    m: MeasureView
+    anchor: str
+    chart: Markup
+    recent: list[Recent]
+    previous_period: str
+
+
+def render_pack(digest: Digest) -> str:
+    """The pack as one HTML document (a string); see ``write_pack`` to save it."""
+    cards = {m.id: _card(m, number) for number, m in enumerate(digest.measures)}
+    exceptions = digest.exceptions
+    rank = {m.id: i for i, m in enumerate(exceptions)}
+    areas = []
+    for summary in digest.areas:
+        measures = [cards[m.id] for m in digest.measures if m.area == summary.area]
+        # Exceptions first, most serious first; then the rest in register order.
+        measures.sort(key=lambda c: (rank.get(c.m.id, len(rank)), c.m.id))
+        areas.append((summary, _anchor("area", len(areas), summary.area), measures))
+    return (
+        environment()
+        .get_template("digest/pack.html")
+        .render(
+            d=digest,
+            exceptions=[cards[m.id] for m in exceptions],
+            areas=areas,
+            improvements=[cards[m.id] for m in digest.improvements],
+            breaches=[cards[m.id] for m in digest.projected_breaches],
+            gaps=[cards[m.id] for m in digest.gaps],
+            owners=_owners(digest),
+            reasons=_reason_counts(exceptions),
+        )
+    )
+
+
+def write_pack(digest: Digest, directory: Path) -> Path:
+    """Write ``performance-pack-<cycle>.html`` into ``directory`` (created if need be)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"performance-pack-{digest.cycle}.html"
+    path.write_text(render_pack(digest), encoding="utf-8")
+    return path
+
+
+def _card(m: MeasureView, number: int) -> Card:
+    data = ChartData.from_series(m.series) if len(m.series) else None
+    chart = spc_svg(m.series, m.target, label=f"SPC chart of {m.id} {m.name}",
+                    projection=m.projection) if data else ""  # fmt: skip
+    recent = []
+    previous_period = ""
+    if data:
+        tail = data.tail(RECENT)
+        recent = [
+            Recent(period, show_value(value, m.unit), cause, point_colour(cause))
+            for period, value, cause in zip(tail.periods, tail.values, tail.causes, strict=True)
+        ]
+        # The period before this cycle's, for "change on <period>".
+        periods = data.periods
+        if m.period in periods:
+            at = periods.index(m.period)
+            previous_period = periods[at - 1] if at > 0 else ""
+    # The chart escapes its own text (bot.charts), so it may go into the page as markup.
+    return Card(m, _anchor("m", number, m.id), Markup(chart), recent, previous_period)
+
+
+def _anchor(prefix: str, number: int, text: str) -> str:
+    """A fragment id that is unique and safe whatever the measure id: ``m3-OD-01``."""
+    return f"{prefix}{number}-" + re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-")[:40]
+
+
+def _owners(digest: Digest) -> list[tuple[str, list[str]]]:
+    """Owners still to send, with their names where the register has them."""
+    names = {m.owner_email: m.owner_name for m in digest.measures if m.owner_name}
+    return [
+        (f"{names[email]} ({email})" if email in names else email, ids)
+        for email, ids in sorted(digest.outstanding.items())
+    ]
+
+
+def _reason_counts(exceptions: list[MeasureView]) -> list[tuple[str, int]]:
+    counts: dict[str, int] = {}
+    for m in exceptions:
+        counts[m.exception_reasons[0]] = counts.get(m.exception_reasons[0], 0) + 1
+    return list(counts.items())  # exceptions come ranked, so this keeps the reasons' order
+
+
+def is_gap(value: float | None) -> bool:
+    """True for no figure: None or NaN (never shown as 0)."""
+    return value is None or not math.isfinite(value)
