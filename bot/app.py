@@ -11,15 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes
+from email.message import Message
 
 from bot.events import Prompt
 from bot.mail.base import MailBackend, MailError, MailRefused, MailUnavailable
 from bot.mail.compose import Composer, outgoing
-from bot.periods import LONDON, Period, WorkingCalendar
+from bot.periods import LONDON, Period, WorkingCalendar, parse_period
 from bot.service import Service
 from bot.settings import ConfigError, Settings
-from bot.store import Store
+from bot.store import Outgoing, Store
 from bot.templating import make_environment
+from bot.timetable import Action
 from handlers.email_reply import ReplyResult, handle_reply
 
 log = logging.getLogger("pmbot")
@@ -54,10 +56,55 @@ class Bot:
         for prompt in self.service.due_prompts(cycle, now):
             message = outgoing("prompt", f"prompt:{prompt.ledger_key}",
                                self.composer.prompt(prompt, now))  # fmt: skip
-            if self.service.record_action("prompt", prompt.ledger_key, now, outgoing=message):
+            if self.service.record_action(
+                "prompt", prompt.ledger_key, now, outgoing=message, cycle=prompt.cycle
+            ):
                 sent.append(prompt)
         self.deliver_mail()
         return sent
+
+    def tick(self) -> list[Action]:
+        """Do what the clock asks for now; each action once, recorded with its email."""
+        now = self.clock()
+        actions, report = self.service.due_actions(now)
+        if report is not None and actions:
+            cycle = parse_period(report.cycle)
+            owners = {a.owner_email for a in actions if a.owner_email}
+            prompts = self.service.prompts_for(cycle, report, owners)
+            for action in actions:
+                message = self.compose(action, prompts, report, now)
+                if message is None:
+                    log.warning("%s %s: nobody to send it to", action.kind, action.key)
+                self.service.record_action(action.kind, action.key, now, cycle=action.cycle,
+                                           outgoing=message)  # fmt: skip
+                log.info("%s %s", action.kind, action.key)
+        self.deliver_mail()
+        return actions
+
+    def compose(self, action: Action, prompts, report, now: datetime) -> Outgoing | None:
+        key = f"{action.kind}:{action.key}"
+        if action.kind in ("prompt", "reminder"):
+            message = self.composer.prompt(prompts[action.owner_email], now, action.reminder)
+            return outgoing(action.kind, key, message)
+        if action.kind == "escalation":
+            deputies = self.service.deputies_of(action.measure_ids)
+            recipients = [*self.service.people_with_role("coordinator"), *deputies]
+            if not recipients:
+                return None
+            message = self.composer.escalation(prompts[action.owner_email], recipients,
+                                               deputies, now)  # fmt: skip
+            return outgoing(action.kind, key, message)
+        leaders = self.service.people_with_role("leadership")
+        if not leaders:
+            return None
+        cycle = parse_period(action.cycle)
+        if action.kind == "summary":
+            context = self.service.summary_context(cycle, now)
+            return outgoing(action.kind, key, self.composer.summary(leaders, now, **context))
+        return outgoing(action.kind, key, self.digest_message(cycle, leaders, now))
+
+    def digest_message(self, cycle: Period, recipients: list[str], now: datetime) -> Message:
+        return self.composer.summary(recipients, now, **self.service.summary_context(cycle, now))
 
     def poll_mail(self) -> PollSummary:
         """Process every message in the inbox once; each is moved out of the inbox after.
@@ -133,7 +180,9 @@ def create_app(
     store = Store(settings.db_path)
     store.migrate()
     calendar = WorkingCalendar(settings.calendar)
-    service = Service(store, calendar, coordinators=settings.coordinators)
+    service = Service(
+        store, calendar, coordinators=settings.coordinators, leaders=settings.leadership_emails
+    )
     composer = Composer(
         make_environment(settings.templates_dir), settings.mail_from, settings.mail_domain
     )

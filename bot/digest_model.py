@@ -134,4 +134,9 @@ class Digest:
 
     @property
     def projected_breaches(self) -> list[MeasureView]:
-        return [m for m in self.measures if m.projection and m.projection.breach_period]
+        """Measures not red now that the projection takes past their red tolerance."""
+        return [
+            m
+            for m in self.measures
+            if m.status != "red" and m.projection and m.projection.breach_period
+        ]

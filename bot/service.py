@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from bot.periods import (
     reporting_period,
 )
 from bot.store import Outgoing, Store, StoredSubmission
+from bot.timetable import Action, due_actions
 from bot.tolerance import parse_tolerance, rag, status
 from bot.values import InvalidValue, format_value, parse_entry
 
@@ -74,11 +76,16 @@ class StatusReport:
 
 class Service:
     def __init__(
-        self, store: Store, calendar: WorkingCalendar, coordinators: tuple[str, ...] = ()
+        self,
+        store: Store,
+        calendar: WorkingCalendar,
+        coordinators: tuple[str, ...] = (),
+        leaders: tuple[str, ...] = (),
     ) -> None:
         self.store = store
         self.calendar = calendar
         self.coordinators = {c.lower() for c in coordinators}
+        self.leaders = {c.lower() for c in leaders}
 
     # -- register and history ---------------------------------------------------------------
 
@@ -279,7 +286,18 @@ class Service:
     def due_prompts(self, cycle: Period, now: datetime) -> list[Prompt]:
         """One prompt per owner with outstanding measures in this cycle and no prompt sent yet."""
         report = self.status(cycle, now)
-        outstanding = [r for r in report.measures if r["revisions"] == 0]
+        done = {row["key"] for row in self.store.ledger("prompt")}
+        owners = [o for o in report.outstanding if f"{o}:{cycle}" not in done]
+        return list(self.prompts_for(cycle, report, owners).values())
+
+    def prompts_for(
+        self, cycle: Period, report: StatusReport, owners: Iterable[str]
+    ) -> dict[str, Prompt]:
+        """Owner -> the prompt listing their outstanding measures, with last value and target."""
+        wanted = set(owners)
+        outstanding = [
+            r for r in report.measures if r["revisions"] == 0 and r["owner_email"] in wanted
+        ]
         last_values = self.last_values(r["id"] for r in outstanding)
         by_owner: dict[str, list[PromptLine]] = defaultdict(list)
         for row in outstanding:
@@ -295,21 +313,62 @@ class Service:
                     last_period=last_period,
                 )
             )
-        dates = self.calendar.cycle_dates(cycle)
-        prompts = []
-        for owner, lines in sorted(by_owner.items()):
-            prompt = Prompt(
+        due = self.calendar.cycle_dates(cycle).due
+        return {
+            owner: Prompt(
                 owner_email=owner,
                 owner_name=self.person_name(owner),
                 cycle=str(cycle),
                 cycle_label=period_label(cycle),
-                due=f"{dates.due:%A} {dates.due.day} {dates.due:%B %Y}",
+                due=f"{due:%A} {due.day} {due:%B %Y}",
                 reference=reference(owner, cycle),
                 lines=lines,
             )
-            if self.store.ledger_entry("prompt", prompt.ledger_key) is None:
-                prompts.append(prompt)
-        return prompts
+            for owner, lines in sorted(by_owner.items())
+        }
+
+    def due_actions(self, now: datetime) -> tuple[list[Action], StatusReport | None]:
+        """What the clock asks for now (nothing in quiet hours), with the status it saw."""
+        if self.calendar.is_quiet(now):
+            return [], None
+        today = london_date(now)
+        cycle = reporting_period(today)
+        dates = self.calendar.cycle_dates(cycle)
+        if today < dates.prompt:
+            return [], None
+        report = self.status(cycle, now)
+        ledger = self.store.ledger_for_cycle(str(cycle))
+        done = {(row["kind"], row["key"]) for row in ledger}
+        prompted_today = {
+            row["key"].rpartition(":")[0]
+            for row in ledger
+            if row["kind"] == "prompt" and london_date(datetime.fromisoformat(row["at"])) == today
+        }
+        actions = due_actions(today, dates, report.outstanding, done, prompted_today=prompted_today)
+        return actions, report
+
+    def summary_context(self, cycle: Period, now: datetime) -> dict[str, Any]:
+        report = self.status(cycle, now)
+        exceptions = self.exceptions(cycle, now)
+        for row in exceptions:
+            row["target_display"] = format_value(row["target"], row["unit"])
+        digest_day = self.calendar.cycle_dates(cycle).digest
+        return {
+            "cycle_label": period_label(cycle),
+            "submitted": report.submitted,
+            "due_count": len(report.measures),
+            "exceptions": exceptions,
+            "digest_day": f"{digest_day:%A} {digest_day.day} {digest_day:%B}",
+        }
+
+    def deputies_of(self, measure_ids: Iterable[str]) -> list[str]:
+        ids = set(measure_ids)
+        return sorted({m.deputy_email for m in self.store.measures() if m.id in ids} - {""})
+
+    def people_with_role(self, role: str) -> list[str]:
+        configured = {"coordinator": self.coordinators, "leadership": self.leaders}[role]
+        listed = {p.email for p in self.store.people() if role in p.roles}
+        return sorted(configured | listed)
 
     def record_action(
         self,
@@ -319,6 +378,7 @@ class Service:
         *,
         outgoing: Outgoing | None = None,
         transport_ref: str = "",
+        cycle: str = "",
     ) -> bool:
         """Record that an action was taken, queueing its email in the same transaction.
 
@@ -327,14 +387,16 @@ class Service:
         """
         reference = transport_ref or (outgoing.message_id if outgoing else "")
         with self.store.atomic():
-            if not self.store.ledger_add(kind, key, now, reference):
+            if not self.store.ledger_add(kind, key, now, reference, cycle):
                 return False
             if outgoing is not None:
                 self.store.queue_outgoing(outgoing, now)
         return True
 
     def record_prompt(self, prompt: Prompt, now: datetime, transport_ref: str) -> bool:
-        return self.record_action("prompt", prompt.ledger_key, now, transport_ref=transport_ref)
+        return self.record_action(
+            "prompt", prompt.ledger_key, now, transport_ref=transport_ref, cycle=prompt.cycle
+        )
 
     def pending_mail(self) -> list[dict[str, Any]]:
         return self.store.pending_outgoing()

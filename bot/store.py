@@ -111,6 +111,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX outgoing_pending ON outgoing (id) WHERE sent_at IS NULL AND failed = 0;
     """,
+    # 3: the ledger knows each action's cycle, so a tick reads one cycle's rows, not them all.
+    """
+    ALTER TABLE ledger ADD COLUMN cycle TEXT NOT NULL DEFAULT '';
+    CREATE INDEX ledger_by_cycle ON ledger (cycle);
+    """,
 )
 
 
@@ -368,13 +373,19 @@ class Store:
 
     # -- ledger and inbound -----------------------------------------------------------------
 
-    def ledger_add(self, kind: str, key: str, now: datetime, transport_ref: str = "") -> bool:
+    def ledger_add(
+        self, kind: str, key: str, now: datetime, transport_ref: str = "", cycle: str = ""
+    ) -> bool:
         """Record that something was done; False if it had been done already."""
         cursor = self.db.execute(
-            "INSERT OR IGNORE INTO ledger (kind, key, at, transport_ref) VALUES (?, ?, ?, ?)",
-            [kind, key, iso(now), transport_ref],
+            "INSERT OR IGNORE INTO ledger (kind, key, at, transport_ref, cycle) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [kind, key, iso(now), transport_ref, cycle],
         )
         return cursor.rowcount == 1
+
+    def ledger_for_cycle(self, cycle: str) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM ledger WHERE cycle = ? ORDER BY id", [cycle]))
 
     def ledger_entry(self, kind: str, key: str) -> dict[str, Any] | None:
         rows = list(self.db.query("SELECT * FROM ledger WHERE kind = ? AND key = ?", [kind, key]))

@@ -49,12 +49,29 @@ class Composer:
         message["X-PMBot"] = kind
         return message
 
-    def prompt(self, prompt: Prompt, now: datetime) -> Message:
-        subject = self.render("email/prompt_subject.txt", prompt=prompt).strip()
+    def prompt(self, prompt: Prompt, now: datetime, reminder: int = 0) -> Message:
+        """The request for figures; `reminder` > 0 makes it that reminder."""
+        context = {"prompt": prompt, "reminder": reminder}
+        subject = self.render("email/prompt_subject.txt", **context).strip()
         to = formataddr((prompt.owner_name, prompt.owner_email), charset="utf-8")
-        text = self.render("email/prompt.txt", prompt=prompt)
-        html = self.render("email/prompt.html", prompt=prompt)
-        return self.new_message("prompt", to, subject, now, text, html)
+        text = self.render("email/prompt.txt", **context)
+        html = self.render("email/prompt.html", **context)
+        return self.new_message("reminder" if reminder else "prompt", to, subject, now, text, html)
+
+    def escalation(
+        self, prompt: Prompt, recipients: list[str], deputies: list[str], now: datetime
+    ) -> Message:
+        return self.templated("escalation", recipients, now, prompt=prompt, deputies=deputies)
+
+    def summary(self, recipients: list[str], now: datetime, **context) -> Message:
+        return self.templated("summary", recipients, now, **context)
+
+    def templated(self, kind: str, recipients: list[str], now: datetime, **context) -> Message:
+        """A message from templates/email/<kind>_subject.txt, <kind>.txt and <kind>.html."""
+        subject = self.render(f"email/{kind}_subject.txt", **context).strip()
+        text = self.render(f"email/{kind}.txt", **context)
+        html = self.render(f"email/{kind}.html", **context)
+        return self.new_message(kind, ", ".join(recipients), subject, now, text, html)
 
     def confirmation(
         self, original: Message, to: str, outcomes: list[Outcome], now: datetime
