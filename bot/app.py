@@ -17,6 +17,8 @@ from bot.events import Prompt
 from bot.mail.base import MailBackend, MailError, MailRefused, MailUnavailable
 from bot.mail.compose import Composer, outgoing
 from bot.periods import LONDON, Period, WorkingCalendar, parse_period
+from bot.render.email import digest_message
+from bot.render.pack import render_pack
 from bot.service import Service
 from bot.settings import ConfigError, Settings
 from bot.store import Outgoing, Store
@@ -104,7 +106,10 @@ class Bot:
         return outgoing(action.kind, key, self.digest_message(cycle, leaders, now))
 
     def digest_message(self, cycle: Period, recipients: list[str], now: datetime) -> Message:
-        return self.composer.summary(recipients, now, **self.service.summary_context(cycle, now))
+        """The digest email with its charts inline and the full pack attached."""
+        digest = self.service.digest(cycle, now)
+        return digest_message(digest, self.settings.mail_from, recipients, now,
+                              self.settings.mail_domain, pack=render_pack(digest))  # fmt: skip
 
     def poll_mail(self) -> PollSummary:
         """Process every message in the inbox once; each is moved out of the inbox after.

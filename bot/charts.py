@@ -114,7 +114,7 @@ def short_number(value: float) -> str:
 
 
 def spc_svg(
-    series: pd.DataFrame,
+    series: pd.DataFrame | ChartData,
     target: float | None = None,
     *,
     label: str = "",
@@ -126,12 +126,13 @@ def spc_svg(
 
     Special-cause points take their Making Data Count colour; a projection is drawn dashed
     after the last period. ``label`` names the chart for screen readers (escaped here).
+    ``series`` may be already read into a ``ChartData`` (the pack reads it once for two uses).
 
     >>> series = pd.DataFrame({"period": ["a", "b"], "value": [1.0, 2.0], "mean": [1.5, 1.5]})
     >>> "<polyline" in spc_svg(series, label="A & B")
     True
     """
-    data = ChartData.from_series(series)
+    data = series if isinstance(series, ChartData) else ChartData.from_series(series)
     ahead = list(projection.values) if projection else []
     ahead_periods = list(projection.periods) if projection else []
     title = f"<title>{escape(label or 'SPC chart')}</title>"
@@ -152,11 +153,11 @@ def spc_svg(
     parts += _horizontal_runs(scale, data.mean, f'stroke="{TEXT}"')
     if _finite(target):
         y = scale.y(target)
+        # Labelled at the left: the right end is where the latest points and projection are.
         parts.append(
             f'<line x1="{LEFT}" y1="{y:.1f}" x2="{width - RIGHT}" y2="{y:.1f}" '
             f'stroke="{TARGET}" stroke-dasharray="6 3"/>'
-            f'<text x="{width - RIGHT}" y="{y - 3:.1f}" text-anchor="end" fill="{TARGET}">'
-            "target</text>"
+            f'<text x="{LEFT + 3}" y="{y - 3:.1f}" fill="{TARGET}">target</text>'
         )
     parts += _value_line(scale, data.values)
     parts += _projection(scale, data.values, ahead)

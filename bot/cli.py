@@ -201,6 +201,42 @@ def cmd_mail_poll(args, bot: Bot) -> None:
           f"{summary.count('seen')} seen before")  # fmt: skip
 
 
+@with_bot
+def cmd_mail_check(args, bot: Bot) -> int:
+    results = bot.mail.check()
+    for result in results:
+        mark = "ok  " if result.ok else "FAIL"
+        print(f"  {mark} {result.what}" + (f": {result.detail}" if result.detail else ""))
+    failed = sum(not r.ok for r in results)
+    print(f"{bot.settings.mail_backend}: " + (f"{failed} problem(s)" if failed else "all good"))
+    return 1 if failed else 0
+
+
+@with_bot
+def cmd_tick(args, bot: Bot) -> None:
+    actions = bot.tick()
+    for action in actions:
+        who = f" {action.owner_email}" if action.owner_email else ""
+        print(f"  {action.kind:<10} {action.cycle}{who}")
+    print(f"{len(actions)} actions at {bot.clock():%Y-%m-%d %H:%M %Z}")
+
+
+@with_bot
+def cmd_calendar(args, bot: Bot) -> None:
+    today = bot.clock().astimezone(LONDON).date()
+    cycle = cycle_arg(args, bot)
+    dates = bot.service.calendar.cycle_dates(cycle)
+    if not args.period and dates.digest < today:
+        cycle, dates = cycle.shift(1), bot.service.calendar.cycle_dates(cycle.shift(1))
+    print(f"Cycle {cycle} (figures for {cycle}"
+          f"{' and the quarter' if cycle.month and cycle.month % 3 == 0 else ''}):")  # fmt: skip
+    rows = [("prompts", dates.prompt)]
+    rows += [(f"reminder {n}", day) for n, day in enumerate(dates.reminders, start=1)]
+    rows += [("due", dates.due), ("escalation", dates.escalation), ("digest", dates.digest)]
+    for label, day in sorted(rows, key=lambda r: r[1]):
+        print(f"  {day:%a %d %b %Y}  {label}")
+
+
 def cmd_demo(args, settings: Settings, clock: Clock) -> int:
     from bot.demo import run_demo
 
@@ -208,8 +244,10 @@ def cmd_demo(args, settings: Settings, clock: Clock) -> int:
 
 
 def cmd_serve(args, settings: Settings, clock: Clock) -> int:
-    from bot.serve import serve
+    from bot.serve import serve, serve_stdin_clock
 
+    if args.clock_from_stdin:
+        return serve_stdin_clock(settings)
     return serve(settings, clock=clock, once=args.once)
 
 
@@ -278,17 +316,26 @@ def build_parser() -> argparse.ArgumentParser:
                   "(once per owner and cycle).", cmd_prompts_send)  # fmt: skip
     sub.add_argument("period", nargs="?", help="cycle, e.g. 2026-10 (default: last month)")
 
-    mail = group("mail", "Read replies.")
+    mail = group("mail", "Read replies and check the mail connection.")
     command(mail, "poll", "Process every reply waiting in the inbox.", cmd_mail_poll)
+    command(mail, "check", "Connect with the configured mail backend and report what works.",
+            cmd_mail_check)  # fmt: skip
+
+    command(commands, "tick", "Do what the reporting calendar asks for now (prompts, reminders, "
+            "escalations, summary, digest), once each.", cmd_tick)  # fmt: skip
+    sub = command(commands, "calendar", "Print the dates of the coming cycle.", cmd_calendar)
+    sub.add_argument("period", nargs="?", help="cycle, e.g. 2026-10 (default: the coming one)")
 
     sub = command(commands, "demo", "Play a whole month on the sample data and show the result.",
                   cmd_demo)  # fmt: skip
     sub.add_argument("dir", nargs="?", default="data/demo",
                      help="where to leave the demo's files (default: data/demo)")  # fmt: skip
 
-    sub = command(commands, "serve", "Run pmbot: the mail poller (Slack and the scheduler "
-                  "come later).", cmd_serve)  # fmt: skip
-    sub.add_argument("--once", action="store_true", help="poll once and exit")
+    sub = command(commands, "serve", "Run pmbot: the mail poller and the scheduler (and Slack "
+                  "when configured), with /healthz on $PORT.", cmd_serve)  # fmt: skip
+    sub.add_argument("--once", action="store_true", help="tick and poll once, then exit")
+    sub.add_argument("--clock-from-stdin", action="store_true",
+                     help="drills and tests: tick at each ISO time read from stdin")  # fmt: skip
     return parser
 
 

@@ -1,51 +1,147 @@
-"""`pmbot serve`: the long-running process. For now it runs the mail poller.
+"""`pmbot serve`: one process running the mail poller, the scheduler and (when configured)
+Slack, each in its own thread so that one failing does not stop the others.
 
-It stops cleanly on SIGTERM or SIGINT: the poll under way finishes, no new one starts.
+SIGTERM or SIGINT sets a stop flag: each part finishes what it is doing and starts nothing new.
+`/healthz` on $PORT reports each part's state.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
+import sys
 import threading
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from bot.app import Clock, create_app, system_clock
+from bot.app import Bot, Clock, create_app, system_clock
 from bot.mail.base import MailUnavailable
+from bot.periods import LONDON
+from bot.scheduler import run_scheduler
 from bot.settings import Settings
 
 log = logging.getLogger("pmbot.serve")
 
 
+class Health:
+    """Each part's latest state, for /healthz and the logs."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, dict[str, str]] = {}
+        self.lock = threading.Lock()
+
+    def reporter(self, part: str):
+        def report(state: str, detail: str = "") -> None:
+            with self.lock:
+                previous = self.parts.get(part, {}).get("state")
+                self.parts[part] = {"state": state, "detail": detail,
+                                    "since": datetime.now(LONDON).isoformat(timespec="seconds")}
+            if state != previous:
+                level = logging.INFO if state in ("ok", "idle", "starting") else logging.ERROR
+                log.log(level, "%s: %s %s", part, state, detail)
+
+        return report
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            parts = {k: dict(v) for k, v in self.parts.items()}
+        healthy = all(p["state"] in ("ok", "starting") for p in parts.values())
+        return {"status": "ok" if healthy else "degraded", "parts": parts}
+
+
+def run_poller(bot: Bot, stopping: threading.Event, report, interval: float) -> None:
+    while not stopping.is_set():
+        try:
+            summary = bot.poll_mail()
+            report("ok", f"last poll: {len(summary.results)} messages")
+        except MailUnavailable as exc:
+            report("down", str(exc))  # logged once: Health logs changes of state only
+        except Exception:  # the poller's error boundary: log, keep polling
+            log.exception("mail poll failed")
+            report("error", "the last poll failed; see the log")
+        stopping.wait(interval)
+
+
+def serve_health(health: Health, port: int) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            if self.path.rstrip("/") != "/healthz":
+                self.send_error(404)
+                return
+            body = json.dumps(health.snapshot()).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
+    threading.Thread(target=server.serve_forever, name="healthz", daemon=True).start()
+    return server
+
+
 def serve(settings: Settings, *, clock: Clock = system_clock, once: bool = False) -> int:
     bot = create_app(settings, clock=clock)
+    if once:
+        try:
+            bot.tick()
+            bot.poll_mail()
+        finally:
+            bot.close()
+        return 0
     stopping = threading.Event()
+    health = Health()
 
     def stop(signum, frame) -> None:
-        log.info("signal %s: stopping after the current poll", signum)
+        log.info("signal %s: finishing the current work, then stopping", signum)
         stopping.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("pmbot serving: mail backend %s, polling every %ss", settings.mail_backend,
-             settings.poll_seconds)  # fmt: skip
-    was_down = False
+    server = serve_health(health, settings.port)
+    parts = [
+        threading.Thread(target=run_poller, name="mail", daemon=True,
+                         args=(bot, stopping, health.reporter("mail"), settings.poll_seconds)),
+        threading.Thread(target=run_scheduler, name="scheduler", daemon=True,
+                         args=(bot, stopping, health.reporter("scheduler"))),
+    ]  # fmt: skip
+    for part in parts:
+        health.reporter(part.name)("starting")
+        part.start()
+    log.info("pmbot serving: mail backend %s, health on :%s/healthz", settings.mail_backend,
+             settings.port)  # fmt: skip
     try:
-        while not stopping.is_set():
-            try:
-                summary = bot.poll_mail()
-                if was_down:
-                    log.warning("mail server is back")
-                was_down = False
-                if summary.results:
-                    log.info("polled %d messages", len(summary.results))
-            except MailUnavailable as exc:
-                # Said once per outage, not on every poll.
-                if not was_down:
-                    log.error("mail unavailable: %s", exc)
-                was_down = True
-            if once:
-                break
-            stopping.wait(settings.poll_seconds)
+        while any(p.is_alive() for p in parts) and not stopping.is_set():
+            stopping.wait(1)
+        for part in parts:
+            part.join(timeout=60)
+    finally:
+        server.shutdown()
+        bot.close()
+    return 0
+
+
+def serve_stdin_clock(settings: Settings) -> int:
+    """Run ticks at the times read from stdin, one ISO time a line, answering 'done TIME'.
+
+    For drills and tests: the process behaves as `serve` does at each of those moments, with no
+    waiting, so a whole month can be played in seconds and the process killed at any point.
+    """
+    now = {"time": datetime.now(LONDON)}
+    bot = create_app(settings, clock=lambda: now["time"])
+    try:
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            moment = datetime.fromisoformat(line.strip())
+            now["time"] = moment if moment.tzinfo else moment.replace(tzinfo=LONDON)
+            bot.poll_mail()  # replies that came in count before anyone is reminded
+            bot.tick()
+            print(f"done {line.strip()}", flush=True)
     finally:
         bot.close()
     return 0

@@ -15,6 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.digest import build_digest
+from bot.digest_model import Digest
 from bot.events import Outcome, Prompt, PromptLine, Submission
 from bot.history import load_history
 from bot.measures import Measure, Person, load_register
@@ -33,7 +35,6 @@ from bot.tolerance import parse_tolerance, rag, status
 from bot.values import InvalidValue, format_value, parse_entry
 
 REFERENCE = re.compile(r"\[PM-(\d{4}-(?:\d{2}|Q[1-4]))-[0-9A-F]{4}\]", re.IGNORECASE)
-EXCEPTION_STATUSES = ("red", "missing")
 
 
 class Refused(Exception):
@@ -275,11 +276,37 @@ class Service:
             "due": self.calendar.cycle_dates(period).due.isoformat(),
         }
 
+    def digest(self, cycle: Period, now: datetime) -> Digest:
+        """The digest model of a cycle: every measure with its status, SPC reading, trends."""
+        report = self.status(cycle, now)
+        return build_digest(
+            cycle=cycle,
+            measures=self.store.measures(),
+            status_rows=report.measures,
+            history=self.store.history_frame(),
+            owner_names={p.email: p.name for p in self.store.people() if p.name},
+            as_of=now,
+            due=self.calendar.cycle_dates(cycle).due,
+            cycle_label=period_label(cycle),
+        )
+
     def exceptions(self, cycle: Period, now: datetime) -> list[dict[str, Any]]:
-        """Red values and figures missing after the due date, worst first."""
-        rows = [r for r in self.status(cycle, now).measures if r["status"] in EXCEPTION_STATUSES]
-        # A missing figure is its own exception: it says nothing else about the measure.
-        return sorted(rows, key=lambda r: (EXCEPTION_STATUSES.index(r["status"]), r["id"]))
+        """The digest's exceptions, worst first, as status rows plus why each is one.
+
+        Red, missing after the due date, special-cause concern, consistently failing; a missing
+        figure mutes the other reasons for its measure.
+        """
+        digest = self.digest(cycle, now)
+        rows = {r["id"]: r for r in self.status(cycle, now).measures}
+        return [
+            rows[m.id] | {
+                "exception_reasons": list(m.exception_reasons),
+                "variation": m.variation,
+                "assurance": m.assurance,
+                "target_display": m.target_display,
+            }
+            for m in digest.exceptions
+        ]
 
     # -- prompts ----------------------------------------------------------------------------
 
@@ -350,8 +377,6 @@ class Service:
     def summary_context(self, cycle: Period, now: datetime) -> dict[str, Any]:
         report = self.status(cycle, now)
         exceptions = self.exceptions(cycle, now)
-        for row in exceptions:
-            row["target_display"] = format_value(row["target"], row["unit"])
         digest_day = self.calendar.cycle_dates(cycle).digest
         return {
             "cycle_label": period_label(cycle),

@@ -122,9 +122,11 @@ def digest_message(
         )
         message.attach(attachment)
 
-    subject = env.get_template("digest/email_subject.txt").render(
-        d=digest, exceptions=len(digest.exceptions)
-    ).strip()
+    subject = (
+        env.get_template("digest/email_subject.txt")
+        .render(d=digest, exceptions=len(digest.exceptions))
+        .strip()
+    )
     message["From"] = formataddr(("pmbot", mail_from))
     message["To"] = to if isinstance(to, str) else ", ".join(to)
     message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")

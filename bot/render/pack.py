@@ -17,7 +17,6 @@ about a second.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,7 +88,7 @@ def write_pack(digest: Digest, directory: Path) -> Path:
 
 def _card(m: MeasureView, number: int) -> Card:
     data = ChartData.from_series(m.series) if len(m.series) else None
-    chart = spc_svg(m.series, m.target, label=f"SPC chart of {m.id} {m.name}",
+    chart = spc_svg(data, m.target, label=f"SPC chart of {m.id} {m.name}",
                     projection=m.projection) if data else ""  # fmt: skip
     recent = []
     previous_period = ""
@@ -127,8 +126,3 @@ def _reason_counts(exceptions: list[MeasureView]) -> list[tuple[str, int]]:
     for m in exceptions:
         counts[m.exception_reasons[0]] = counts.get(m.exception_reasons[0], 0) + 1
     return list(counts.items())  # exceptions come ranked, so this keeps the reasons' order
-
-
-def is_gap(value: float | None) -> bool:
-    """True for no figure: None or NaN (never shown as 0)."""
-    return value is None or not math.isfinite(value)

@@ -30,10 +30,14 @@ MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
 MAX_HEADER_TEXT = 150
 MAX_BUTTON_URL = 3000
-MAX_AREA_SECTIONS = 3
+TOP_AREAS = 10
 TOP_EXCEPTIONS = 8
 TOP_LIST = 5
-MAX_COMMENTARY = 280  # characters of an owner's commentary quoted in the message
+# An owner's commentary quoted in the message: characters typed, then once escaped. Together
+# with the caps above this keeps the whole message under ~12,000 characters, below the totals
+# at which Slack answers msg_blocks_too_long.
+MAX_COMMENTARY = 280
+MAX_COMMENTARY_ESCAPED = 400
 MAX_FALLBACK = 1000
 
 _BROADCAST = re.compile(r"(?i)@(channel|here|everyone)\b")
@@ -89,7 +93,7 @@ def slack_blocks(
         {"type": "header", "text": _plain(t.header(digest), MAX_HEADER_TEXT)},
         _section(t.summary(digest, len(exceptions), ranked, len(digest.outstanding))),
         {"type": "divider"},
-        *_area_sections(digest, t),
+        _area_section(digest, t),
         _context(t.legend()),
         {"type": "divider"},
     ]
@@ -111,23 +115,19 @@ def slack_blocks(
 
 
 def _exception_text(measure: MeasureView, t: Any) -> str:
-    commentary = _shorten(" ".join(measure.commentary.split()), MAX_COMMENTARY)
+    typed = _shorten(" ".join(measure.commentary.split()), MAX_COMMENTARY)
+    # Escaped here so that it can be cut to length as it will be sent; Markup: not twice.
+    commentary = Markup(_clip(escape_mrkdwn(typed), MAX_COMMENTARY_ESCAPED))
     yoy = next((y for y in measure.year_on_year if y.years_ago == 1 and y.change is not None), None)
     return t.exception(measure, commentary, yoy, owner_of(measure))
 
 
-def _area_sections(digest: Digest, t: Any) -> list[dict[str, Any]]:
-    """One line per area, packed into as few sections as fit; the rest are left to the pack."""
-    lines = [t.areas_heading().strip()] + [t.area(a).strip() for a in digest.areas]
-    chunks: list[list[str]] = [[]]
-    for number, line in enumerate(lines):
-        if sum(len(x) + 1 for x in chunks[-1]) + len(line) > MAX_SECTION_TEXT - 100:
-            if len(chunks) == MAX_AREA_SECTIONS:
-                chunks[-1].append(t.more_areas(len(lines) - number).strip())
-                break
-            chunks.append([])
-        chunks[-1].append(line)
-    return [_section("\n".join(chunk)) for chunk in chunks]
+def _area_section(digest: Digest, t: Any) -> dict[str, Any]:
+    """One line per outcome area; beyond ``TOP_AREAS`` they are left to the pack."""
+    lines = [t.areas_heading().strip()] + [t.area(a).strip() for a in digest.areas[:TOP_AREAS]]
+    if len(digest.areas) > TOP_AREAS:
+        lines.append(t.more_areas(len(digest.areas) - TOP_AREAS).strip())
+    return _section("\n".join(lines))
 
 
 def _listing(macro: Any, measures: list[MeasureView]) -> str:
