@@ -6,19 +6,23 @@ settings, clock and (if they like) a mail backend made of plain functions.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes
 from email.message import Message
+from pathlib import Path
 
 from bot.events import Prompt
 from bot.mail.base import MailBackend, MailError, MailRefused, MailUnavailable
 from bot.mail.compose import Composer, outgoing
 from bot.periods import LONDON, Period, WorkingCalendar, parse_period
 from bot.render.email import digest_message
-from bot.render.pack import render_pack
+from bot.render.pack import render_pack, write_pack
+from bot.render.slack import slack_blocks
+from bot.render.tables import write_tables
 from bot.service import Service
 from bot.settings import ConfigError, Settings
 from bot.store import Outgoing, Store
@@ -110,6 +114,21 @@ class Bot:
         digest = self.service.digest(cycle, now)
         return digest_message(digest, self.settings.mail_from, recipients, now,
                               self.settings.mail_domain, pack=render_pack(digest))  # fmt: skip
+
+    def write_digest(self, cycle: Period, directory: Path) -> list[Path]:
+        """Every form of the digest, for people and for machines, written into `directory`."""
+        now = self.clock()
+        digest = self.service.digest(cycle, now)
+        directory.mkdir(parents=True, exist_ok=True)
+        pack = write_pack(digest, directory)
+        slack = directory / f"digest-{digest.cycle}-slack.json"
+        slack.write_text(json.dumps(slack_blocks(digest), indent=2, ensure_ascii=False))
+        recipients = self.service.people_with_role("leadership") or ["leadership@example.org"]
+        email = directory / f"digest-{digest.cycle}.eml"
+        message = digest_message(digest, self.settings.mail_from, recipients, now,
+                                 self.settings.mail_domain)  # fmt: skip
+        email.write_bytes(message.as_bytes())
+        return [pack, slack, email, *write_tables(digest, directory)]
 
     def poll_mail(self) -> PollSummary:
         """Process every message in the inbox once; each is moved out of the inbox after.

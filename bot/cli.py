@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.app import Bot, Clock, create_app, system_clock
+from bot.digest_model import EXCEPTION_LABELS
 from bot.events import Submission
 from bot.mail.base import MailError
 from bot.measures import ImportRejected
@@ -177,9 +178,20 @@ def cmd_exceptions(args, bot: Bot) -> None:
     if not rows:
         print(f"No exceptions for {cycle}.")
     for row in rows:
-        what = row["display_value"] or "no figure after the due date"
-        print(f"  {row['status'].upper():<8} {row['id']:<8} {what:>12}  target {row['target']:g}"
-              f"  {row['name']}  {row['commentary']}".rstrip())  # fmt: skip
+        what = row["display_value"] or "no figure"
+        why = ", ".join(EXCEPTION_LABELS[r] for r in row["exception_reasons"])
+        print(f"  {row['id']:<8} {what:>12} (target {row['target_display']})  {why}: {row['name']}")
+        if row["commentary"]:
+            print(f'{"":11}"{row["commentary"]}"')
+
+
+@with_bot
+def cmd_digest(args, bot: Bot) -> None:
+    cycle = cycle_arg(args, bot)
+    paths = bot.write_digest(cycle, Path(args.out))
+    print(f"Digest for {cycle} written:")
+    for path in paths:
+        print(f"  {path}")
 
 
 @with_bot
@@ -310,6 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub = command(commands, name, help, handler)
         sub.add_argument("period", nargs="?", help="cycle, e.g. 2026-10 (default: last month)")
         sub.add_argument("--json", action="store_true", help="print JSON")
+
+    sub = command(commands, "digest", "Write the cycle's digest: the full HTML pack, the Slack "
+                  "message (JSON), the email (.eml), CSV and XLSX data.", cmd_digest)  # fmt: skip
+    sub.add_argument("period", nargs="?", help="cycle, e.g. 2026-10 (default: last month)")
+    sub.add_argument("--out", default="data/digest", help="directory (default: data/digest)")
 
     prompts = group("prompts", "Ask owners for their figures.")
     sub = command(prompts, "send", "Email a prompt to every owner with outstanding figures "

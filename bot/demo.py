@@ -16,12 +16,13 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from bot.app import Bot, create_app
+from bot.digest_model import EXCEPTION_LABELS
 from bot.events import Prompt, PromptLine
 from bot.mail.maildir import MaildirBackend
 from bot.periods import LONDON, parse_period
-from bot.service import period_label
+from bot.service import period_label, rag_of
 from bot.settings import PROJECT_ROOT, Settings
-from bot.values import format_value
+from bot.values import format_value, parse_entry
 
 REGISTER = PROJECT_ROOT / "data" / "measures.yaml"
 HISTORY = PROJECT_ROOT / "data" / "history.csv"
@@ -90,7 +91,9 @@ def play_cycle(bot: Bot, clock: DemoClock, cycle) -> str:
     report = service.status(cycle, clock())
     exceptions = service.exceptions(cycle, clock())
     for row in exceptions:
-        row["target_display"] = format_value(row["target"], row["unit"])
+        row["why"] = ", ".join(EXCEPTION_LABELS[r] for r in row["exception_reasons"])
+    clock.set(dates.digest, time(9))
+    digest_files = bot.write_digest(cycle, bot.settings.db_path.parent / "digest")
     return bot.composer.render(
         "demo/report.txt",
         measures=len(service.measures()),
@@ -108,6 +111,7 @@ def play_cycle(bot: Bot, clock: DemoClock, cycle) -> str:
         outbox=bot.settings.maildir / "outbox",
         processed=bot.settings.maildir / "processed",
         outbox_count=len(mail.outbox_messages()),
+        digest_files=digest_files,
     )
 
 
@@ -182,7 +186,12 @@ def typed_line(bot: Bot, line: PromptLine) -> str:
     """What an owner might type: close to their last figure, with a word of commentary."""
     last = bot.service.last_values([line.measure_id]).get(line.measure_id, ("", ""))[1]
     value = last if last and last != "n/a" else line.target
-    comment = COMMENTS[sum(map(ord, line.measure_id)) % len(COMMENTS)]
+    measure = bot.service.measure(line.measure_id)
+    figure = parse_entry(value, line.unit).value
+    if measure and figure is not None and rag_of(measure, figure) == "red":
+        comment = "behind plan: recovery actions agreed at the October review"
+    else:
+        comment = COMMENTS[sum(map(ord, line.measure_id)) % len(COMMENTS)]
     return f"{line.measure_id}: {value} {comment}"
 
 

@@ -13,6 +13,12 @@ import pandas as pd
 
 # Why a measure is an exception, in the order leaders read them.
 EXCEPTION_REASONS = ("red", "missing", "special_cause_concern", "consistently_failing")
+EXCEPTION_LABELS = {
+    "red": "red",
+    "missing": "missing after the due date",
+    "special_cause_concern": "special-cause concern",
+    "consistently_failing": "consistently failing its target",
+}
 
 
 @dataclass(frozen=True)
