@@ -70,7 +70,9 @@ def test_a_whole_cycle_from_the_command_line(db, capsys):
             "submitted_by", "submitted_at", "channel", "commentary"} <= set(od01)  # fmt: skip
     assert run(db, "exceptions", "2026-10", "--json") == 0
     exceptions = json.loads(capsys.readouterr().out)["exceptions"]
-    assert {e["status"] for e in exceptions} == {"missing"}
+    missing = [e for e in exceptions if e["status"] == "missing"]
+    assert len(missing) == 26 and all(e["exception_reasons"] == ["missing"] for e in missing)
+    assert all(e["exception_reasons"] for e in exceptions)
     assert run(db, "measures", "list", "--json") == 0
     assert len(json.loads(capsys.readouterr().out)["measures"]) == 32
 
