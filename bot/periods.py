@@ -280,6 +280,7 @@ class WorkingCalendar:
         self.settings = settings or CalendarSettings()
         self.extra_holidays = frozenset(extra_holidays)
         self._holidays_by_year: dict[int, frozenset[date]] = {}
+        self._cycles: dict[Period, CycleDates] = {}
 
     def _holidays(self, year: int) -> frozenset[date]:
         # Loaded one year at a time, on first use: the package computes each year on demand.
@@ -328,6 +329,12 @@ class WorkingCalendar:
         All are counted in working days of the month after the period ends, so a quarter has
         the same timetable as its last month.
         """
+        # Asked for once per measure on every tick: worth remembering.
+        if period not in self._cycles:
+            self._cycles[period] = self._cycle_dates(period)
+        return self._cycles[period]
+
+    def _cycle_dates(self, period: Period) -> CycleDates:
         cycle = period.reporting_month.shift(1)
         s = self.settings
         due = self.nth_working_day(cycle.year, cycle.month, s.due_day)
