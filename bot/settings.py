@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import time
 from pathlib import Path
 
 from bot.periods import CalendarSettings
@@ -64,6 +65,9 @@ class Settings:
         port = get("PORT", "3000")
         if not port.isdigit():
             raise ConfigError(f"PORT={port!r} is not a port number")
+        poll = get("PMBOT_POLL_SECONDS", "60")
+        if not poll.isdigit() or int(poll) < 1:
+            raise ConfigError(f"PMBOT_POLL_SECONDS={poll!r} must be a whole number of seconds")
         return cls(
             db_path=Path(get("PMBOT_DB", "data/pmbot.db")),
             mail_backend=backend,
@@ -77,7 +81,8 @@ class Settings:
             slack_app_token=get("SLACK_APP_TOKEN"),
             slack_api_url=get("SLACK_API_URL", "https://slack.com/api/"),
             port=int(port),
-            poll_seconds=int(get("PMBOT_POLL_SECONDS", "60")),
+            poll_seconds=int(poll),
+            calendar=calendar_settings(get),
             extra={k: v for k, v in values.items() if k.startswith("PMBOT_")},
         )
 
@@ -87,6 +92,45 @@ class Settings:
     @property
     def mail_domain(self) -> str:
         return self.mail_from.rpartition("@")[2] or "localhost"
+
+
+def calendar_settings(get) -> CalendarSettings:
+    """The reporting calendar from PMBOT_PROMPT_DAY, PMBOT_DUE_DAY, PMBOT_REMINDER_DAYS,
+    PMBOT_ESCALATION_DAYS, PMBOT_DIGEST_DAY and PMBOT_QUIET_HOURS."""
+    default = CalendarSettings()
+
+    def days(name: str, fallback: int) -> int:
+        raw = get(name, str(fallback))
+        if not raw.isdigit():
+            raise ConfigError(f"{name}={raw!r} must be a whole number of working days")
+        return int(raw)
+
+    reminders = get("PMBOT_REMINDER_DAYS", ",".join(map(str, default.reminder_days_before_due)))
+    if not all(part.strip().isdigit() for part in reminders.split(",")):
+        raise ConfigError(
+            f"PMBOT_REMINDER_DAYS={reminders!r} must list working days before the due day, "
+            "e.g. 2,0"
+        )
+    quiet = get("PMBOT_QUIET_HOURS", "18:00-08:00")
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in quiet.split("-"))
+    except ValueError as exc:
+        raise ConfigError(f"PMBOT_QUIET_HOURS={quiet!r} must look like 18:00-08:00") from exc
+    values = {
+        "prompt_day": days("PMBOT_PROMPT_DAY", default.prompt_day),
+        "due_day": days("PMBOT_DUE_DAY", default.due_day),
+        "escalation_days_after_due": days("PMBOT_ESCALATION_DAYS", 2),
+        "digest_day": days("PMBOT_DIGEST_DAY", default.digest_day),
+    }
+    try:
+        return CalendarSettings(
+            **values,
+            reminder_days_before_due=tuple(int(p) for p in reminders.split(",")),
+            quiet_start=start,
+            quiet_end=end,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"the reporting calendar settings do not work: {exc}") from exc
 
 
 def split_emails(raw: str) -> tuple[str, ...]:

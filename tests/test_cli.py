@@ -125,3 +125,17 @@ def test_the_demo_runs_a_whole_cycle_in_a_fresh_process(tmp_path):
         assert expected in out
     assert (tmp_path / "demo" / "pmbot.db").exists()
     assert list((tmp_path / "demo" / "mail" / "outbox" / "new").iterdir())
+
+
+def test_the_reporting_calendar_comes_from_configuration(db, monkeypatch, capsys):
+    monkeypatch.setenv("PMBOT_DUE_DAY", "7")
+    monkeypatch.setenv("PMBOT_REMINDER_DAYS", "1")
+    assert main(["--db", db, "calendar", "2026-10"]) == 0
+    out = capsys.readouterr().out
+    assert "Tue 10 Nov 2026  due" in out and "Mon 09 Nov 2026  reminder 1" in out
+
+
+def test_a_bad_calendar_setting_names_the_variable(db, monkeypatch, capsys):
+    monkeypatch.setenv("PMBOT_QUIET_HOURS", "night")
+    assert main(["--db", db, "calendar"]) == 1
+    assert "PMBOT_QUIET_HOURS='night' must look like 18:00-08:00" in capsys.readouterr().err
