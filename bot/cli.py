@@ -41,8 +41,7 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
     if not getattr(args, "handler", None):
         getattr(args, "help_parser", parser).print_help()
         return 2
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")  # fmt: skip
+    configure_logging(verbose=args.verbose, serving=args.handler is cmd_serve)
     try:
         settings = Settings.from_env().with_db(args.db)
         if args.now:
@@ -57,6 +56,35 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
     except (*USER_ERRORS, UsageError) as exc:
         print(f"pmbot: {exc}", file=sys.stderr)
         return 1
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object a line, for log collectors. Messages never carry tokens or passwords:
+    pmbot logs addresses, ids and outcomes, and the backends keep secrets out of errors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(*, verbose: bool, serving: bool) -> None:
+    handler = logging.StreamHandler()
+    if serving:
+        handler.setFormatter(JsonLines())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose or serving else logging.WARNING,
+                        handlers=[handler], force=True)  # fmt: skip
+    # Third-party clients log request details at INFO; keep them to warnings.
+    for noisy in ("urllib3", "exchangelib", "slack_sdk", "slack_bolt", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def parse_now(text: str) -> datetime:
