@@ -26,6 +26,7 @@ import binascii
 import contextlib
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -83,9 +84,10 @@ class Retry:
             if attempt == self.attempts or wait > self.max_wait:
                 break
             self.sleep(wait)
+        asked = f", Retry-After {wait:g}s" if "Retry-After" in response.headers else ""
         raise MailUnavailable(
-            f"{origin(url)} is busy (HTTP {response.status_code}, Retry-After {wait:g}s) while "
-            f"{what}; gave up after {attempt} attempt(s); the next poll will try again"
+            f"{origin(url)} is busy (HTTP {response.status_code}{asked}) while {what}; "
+            f"gave up after {attempt} attempt(s); the next poll will try again"
         )
 
 
@@ -114,13 +116,23 @@ class ClientCredentials:
         self._secret = client_secret  # never in a message, a repr or a log
         self.session, self.retry, self.clock = session, retry, clock
         self._token, self._renew_at = "", 0.0
+        self._lock = threading.Lock()  # the poller and the scheduler share one token
 
     def __str__(self) -> str:
         return f"client {self.client_id} in tenant {self.tenant_id}"
 
     def __call__(self) -> str:
-        if self._token and self.clock() < self._renew_at:
+        with self._lock:
+            if not self._token or self.clock() >= self._renew_at:
+                self._token, self._renew_at = self._request_token()
             return self._token
+
+    def forget(self) -> None:
+        """Drop the cached token, so the next call asks for a new one (after a 401)."""
+        with self._lock:
+            self._token, self._renew_at = "", 0.0
+
+    def _request_token(self) -> tuple[str, float]:
         form = {
             "grant_type": "client_credentials",
             "client_id": self.client_id,
@@ -136,13 +148,7 @@ class ClientCredentials:
         lifetime = float(payload.get("expires_in", 3600))
         # Renewed five minutes early (half its life if shorter): a request must not carry a
         # token that expires on the way.
-        self._token = payload["access_token"]
-        self._renew_at = self.clock() + lifetime - min(300.0, lifetime / 2)
-        return self._token
-
-    def forget(self) -> None:
-        """Drop the cached token, so the next call asks for a new one (after a 401)."""
-        self._token, self._renew_at = "", 0.0
+        return payload["access_token"], self.clock() + lifetime - min(300.0, lifetime / 2)
 
     def _refusal(self, status: int, payload: dict[str, Any]) -> str:
         error = str(payload.get("error") or f"HTTP {status}")
@@ -157,11 +163,16 @@ class ClientCredentials:
         return (
             f"the Microsoft identity platform refused an app-only token for client "
             f"{self.client_id} in tenant {self.tenant_id}: {error}"
-            f"{': ' + description[0] if description else ''}; {hint}"
+            f"{': ' + description[0].rstrip('.') if description else ''}; {hint}"
         )
 
 
 class GraphBackend:
+    """One mailbox through Graph. `token` is any callable returning a bearer token: from
+    settings it is `ClientCredentials`; an msal app fits too, as
+    `lambda: app.acquire_token_for_client(scopes=[...])["access_token"]`.
+    """
+
     def __init__(
         self,
         api_url: str,
@@ -181,6 +192,7 @@ class GraphBackend:
         self.retry = Retry(sleep=sleep)
         self.page_size = page_size
         self._processed_id = ""
+        self._folder_lock = threading.Lock()  # `pmbot serve` polls and sends in two threads
 
     @classmethod
     def from_settings(cls, settings: Settings, *, sleep: Sleep = time.sleep) -> GraphBackend:
@@ -237,14 +249,10 @@ class GraphBackend:
 
     def mark_done(self, mail: InboundMail) -> None:
         """Mark read and move to pmbot/processed below the folder: kept, never deleted."""
-        destination = self._processed_folder()
+        path, move = item(mail.key), {"destinationId": self._processed_folder()}
         try:
-            self._call(
-                "PATCH", item(mail.key), json={"isRead": True}, what="marking a message read"
-            )
-            move = {"destinationId": destination}
-            what = "moving a message to pmbot/processed"
-            self._call("POST", f"{item(mail.key)}/move", json=move, expect=(201,), what=what)
+            self._call("PATCH", path, json={"isRead": True}, what="marking a message read")
+            self._call("POST", f"{path}/move", json=move, expect=(201,), what="filing a message")
         except NotFound:  # moved already, by an earlier run or a person
             pass
 
@@ -285,19 +293,24 @@ class GraphBackend:
         url = f"{folder_path(self.folder)}/messages"
         ids: list[str] = []
         while url:
-            page = json_of(self._call("GET", url, params=params, what="listing unread messages"))
+            try:
+                page = json_of(self._call("GET", url, params=params, what="listing unread mail"))
+            except NotFound as exc:
+                hint = "check PMBOT_GRAPH_FOLDER (inbox, or a folder id)"
+                raise MailUnavailable(f"{exc}; {hint}") from exc
             ids += [entry["id"] for entry in page.get("value", [])]
             url, params = page.get("@odata.nextLink", ""), None  # the link holds the query
         return ids
 
     def _processed_folder(self) -> str:
         """The id of pmbot/processed below the folder, made on first use and then remembered."""
-        if not self._processed_id:
-            parent = self.folder
-            for name in PROCESSED:
-                parent = self._child_folder(parent, name)
-            self._processed_id = parent
-        return self._processed_id
+        with self._folder_lock:
+            if not self._processed_id:
+                parent = self.folder
+                for name in PROCESSED:
+                    parent = self._child_folder(parent, name)
+                self._processed_id = parent
+            return self._processed_id
 
     def _child_folder(self, parent: str, name: str) -> str:
         path = f"{folder_path(parent)}/childFolders"
@@ -342,7 +355,7 @@ class GraphBackend:
         error = json_of(response).get("error")
         error = error if isinstance(error, dict) else {}
         code = str(error.get("code") or "")
-        said = f"HTTP {status} {code}: {error.get('message') or response.reason}".replace(" :", ":")
+        said = f"HTTP {status} {code}".strip() + f": {error.get('message') or response.reason}"
         where = f"Microsoft Graph ({self.mailbox}) while {what}"
         if status == 401:
             if isinstance(self.token, ClientCredentials):
