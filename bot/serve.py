@@ -85,8 +85,8 @@ def serve_health(health: Health, port: int) -> ThreadingHTTPServer:
 
 
 def serve(settings: Settings, *, clock: Clock = system_clock, once: bool = False) -> int:
-    bot = create_app(settings, clock=clock)
     if once:
+        bot = create_app(settings, clock=clock)
         try:
             bot.tick()
             bot.poll_mail()
@@ -102,12 +102,16 @@ def serve(settings: Settings, *, clock: Clock = system_clock, once: bool = False
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    # Each part gets its own bot: its own mail connection (IMAP and EWS sessions are not
+    # shared between threads) and its own database connection; they share the SQLite file.
+    poller, scheduler = create_app(settings, clock=clock), create_app(settings, clock=clock)
+    bots = [poller, scheduler]
     server = serve_health(health, settings.port)
     parts = [
         threading.Thread(target=run_poller, name="mail", daemon=True,
-                         args=(bot, stopping, health.reporter("mail"), settings.poll_seconds)),
+                         args=(poller, stopping, health.reporter("mail"), settings.poll_seconds)),
         threading.Thread(target=run_scheduler, name="scheduler", daemon=True,
-                         args=(bot, stopping, health.reporter("scheduler"))),
+                         args=(scheduler, stopping, health.reporter("scheduler"))),
     ]  # fmt: skip
     for part in parts:
         health.reporter(part.name)("starting")
@@ -121,7 +125,8 @@ def serve(settings: Settings, *, clock: Clock = system_clock, once: bool = False
             part.join(timeout=60)
     finally:
         server.shutdown()
-        bot.close()
+        for bot in bots:
+            bot.close()
     return 0
 
 
