@@ -115,6 +115,12 @@ class Bot:
         return digest_message(digest, self.settings.mail_from, recipients, now,
                               self.settings.mail_domain, pack=render_pack(digest))  # fmt: skip
 
+    def pending_mail(self):
+        """Queued messages, a batch at a time, until none is left (each batch is marked as it
+        goes, so the next query returns the next batch)."""
+        while batch := self.service.pending_mail():
+            yield from batch
+
     def write_digest(self, cycle: Period, directory: Path) -> list[Path]:
         """Every form of the digest, for people and for machines, written into `directory`."""
         now = self.clock()
@@ -157,7 +163,7 @@ class Bot:
         """Send what the outbox holds. A refused message is set aside with its reason; when the
         server is unavailable the rest stay queued for the next attempt. Returns how many went."""
         sent = 0
-        for row in self.service.pending_mail():
+        for row in self.pending_mail():
             try:
                 reference = self.mail.send(message_from_bytes(row["message"]))
             except MailRefused as exc:

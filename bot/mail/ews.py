@@ -1,10 +1,10 @@
 """The Exchange backend: Exchange Web Services through exchangelib, for on-premises Exchange.
 
-    PMBOT_EWS_URL        the EWS endpoint, https://mail.example.org/EWS/Exchange.asmx (no autodiscover)
+    PMBOT_EWS_URL        the endpoint, https://mail.example.org/EWS/Exchange.asmx (no autodiscover)
     PMBOT_EWS_VERSION    the server build, "15.1.2507.6" (default: Exchange 2016 CU23)
     PMBOT_EWS_AUTH       ntlm (default), basic or oauth2
     PMBOT_EWS_USER, PMBOT_EWS_PASSWORD    for ntlm and basic ("DOMAIN\\svc-pmbot" or a UPN)
-    PMBOT_EWS_MAILBOX    the mailbox pmbot reads and sends from (default: PMBOT_EWS_USER)
+    PMBOT_EWS_MAILBOX    the mailbox pmbot reads and sends from (default: an address USER)
     PMBOT_EWS_TENANT_ID, PMBOT_EWS_CLIENT_ID, PMBOT_EWS_CLIENT_SECRET    for oauth2
     PMBOT_EWS_FOLDER     where replies arrive: "inbox" (default) or a path such as "Inbox/Figures"
     PMBOT_EWS_MAX_WAIT   the longest back-off, in seconds, pmbot accepts from a busy server (60)
@@ -22,6 +22,7 @@ The requests on the wire (exchangelib 5.6, seen by tests/fake_ews.py):
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from email.message import Message
@@ -66,29 +67,19 @@ FETCH_CHUNK = 20  # messages per GetItem: few requests, yet little MIME held in 
 
 # Errors that concern one message: sending it again will not help.
 REFUSED = (
-    ews.ErrorInvalidRecipients,
-    ews.ErrorMailRecipientNotFound,
-    ews.ErrorMissingRecipients,
-    ews.ErrorMessageSizeExceeded,
-    ews.ErrorMimeContentConversionFailed,
-    ews.ErrorMimeContentInvalid,
-    ews.ErrorSendAsDenied,
-)
+    ews.ErrorInvalidRecipients, ews.ErrorMailRecipientNotFound, ews.ErrorMissingRecipients,
+    ews.ErrorMessageSizeExceeded, ews.ErrorMimeContentConversionFailed,
+    ews.ErrorMimeContentInvalid, ews.ErrorSendAsDenied,
+)  # fmt: skip
 UNREACHABLE = (
     ews.ErrorTimeoutExpired,  # exchangelib's name for a refused or dropped connection
-    ews.ErrorConnectionFailed,
-    ews.ErrorInternalServerTransientError,
-    ews.ErrorMailboxStoreUnavailable,
-    requests.RequestException,
-    OSError,
-)
+    ews.ErrorConnectionFailed, ews.ErrorInternalServerTransientError,
+    ews.ErrorMailboxStoreUnavailable, requests.RequestException, OSError,
+)  # fmt: skip
 NOT_ALLOWED = (
-    ews.ErrorAccessDenied,
-    ews.ErrorAccountDisabled,
-    ews.ErrorImpersonateUserDenied,
-    ews.ErrorImpersonationDenied,
-    ews.ErrorMailboxLogonFailed,
-)
+    ews.ErrorAccessDenied, ews.ErrorAccountDisabled, ews.ErrorImpersonateUserDenied,
+    ews.ErrorImpersonationDenied, ews.ErrorMailboxLogonFailed,
+)  # fmt: skip
 
 
 class FolderMissing(ews.ErrorFolderNotFound):
@@ -104,7 +95,7 @@ class RetryWhenBusy(FaultTolerance):
     so it stops at the first 401 and says what is wrong. Busy faults are still retried.
     """
 
-    def raise_response_errors(self, response) -> None:
+    def raise_response_errors(self, response: requests.Response) -> None:
         if response.status_code == 401:
             raise ews.UnauthorizedError(f"Invalid credentials for {response.url}")
         super().raise_response_errors(response)
@@ -135,7 +126,7 @@ class EwsBackend:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EwsBackend:
-        """Build the backend from the PMBOT_EWS_* variables; raises ConfigError naming what is wrong."""
+        """The backend the PMBOT_EWS_* variables describe; ConfigError names a wrong one."""
         env = {k: v.strip() for k, v in settings.extra.items()}
 
         def need(name: str) -> str:
@@ -201,9 +192,9 @@ class EwsBackend:
             for item in items:
                 if isinstance(item, ews.ErrorItemNotFound):
                     continue  # moved since it was listed (another pmbot, or a person)
-                if isinstance(item, Exception):
+                if isinstance(item, Exception) or not item.mime_content:
                     # Left unread for a person to see; one bad message must not stop the rest.
-                    log.warning("EWS could not give the MIME of a message in %s: %s", self.folder, item)
+                    log.warning("EWS could not give a message in %s: %s", self.folder, item)
                     continue
                 yield InboundMail(key=f"{item.id} {item.changekey}", raw=item.mime_content)
 
@@ -315,7 +306,10 @@ class EwsBackend:
         try:
             return CreateFolder(account=self.account).get(parent_folder=parent, folders=[new])
         except ews.ErrorFolderExists:  # another pmbot made it in the meantime
-            return self._child(parent, name) or new
+            found = self._child(parent, name)
+            if found is None:
+                raise
+            return found
 
     def _try_draft(self) -> None:
         draft = ExchangeMessage(
@@ -348,12 +342,17 @@ class EwsBackend:
             )
         if isinstance(exc, ews.RateLimitError | ews.ErrorServerBusy):
             wait = getattr(exc, "wait", None) or getattr(exc, "back_off", None)
-            asked = f", asking for {wait:g} s more than PMBOT_EWS_MAX_WAIT allows" if wait else ""
+            limit = self.account.protocol.retry_policy.max_wait
+            asked = f", asking for {wait:g} s (PMBOT_EWS_MAX_WAIT={limit:g})" if wait else ""
             return MailUnavailable(f"EWS at {self.url} is busy{asked}; could not {doing}")
         if isinstance(exc, UNREACHABLE):
-            return MailUnavailable(f"cannot reach EWS at {self.url} to {doing}: {_reason(exc)}")
+            return MailUnavailable(
+                f"cannot reach EWS at {self.url} to {doing}: {_connection_reason(exc, self.url)}"
+            )
         if isinstance(exc, ews.ErrorNonExistentMailbox | ews.ErrorInvalidMailbox):
-            return MailUnavailable(f"there is no mailbox {mailbox} at {self.url}; check PMBOT_EWS_MAILBOX")
+            return MailUnavailable(
+                f"there is no mailbox {mailbox} at {self.url}; check PMBOT_EWS_MAILBOX"
+            )
         if isinstance(exc, NOT_ALLOWED):
             return MailUnavailable(
                 f"{self.login} may not use mailbox {mailbox} ({type(exc).__name__}); ask the "
@@ -362,12 +361,16 @@ class EwsBackend:
         if isinstance(exc, FolderMissing):
             return MailUnavailable(str(exc))
         if sending and isinstance(exc, REFUSED):
-            return MailRefused(f"Exchange refused the message ({type(exc).__name__}): {_reason(exc)}")
-        return MailUnavailable(f"EWS at {self.url} failed to {doing}: {type(exc).__name__}: {_reason(exc)}")
+            return MailRefused(
+                f"Exchange refused the message ({type(exc).__name__}): {_reason(exc)}"
+            )
+        return MailUnavailable(
+            f"EWS at {self.url} failed to {doing}: {type(exc).__name__}: {_reason(exc)}"
+        )
 
 
 def parse_version(text: str) -> Version:
-    """ "15.1.2507.6" -> Version(Build(15, 1, 2507, 6)); ConfigError if exchangelib does not know it."""
+    """ "15.1.2507.6" -> Version(Build(15, 1, 2507, 6)); ConfigError if exchangelib cannot."""
     try:
         build = Build(*(int(part) for part in text.split(".")))
         return Version(build=build)
@@ -385,6 +388,18 @@ def parse_seconds(text: str) -> float:
     if seconds < 0:
         raise ConfigError(f"PMBOT_EWS_MAX_WAIT={text!r} is not a number of seconds")
     return seconds
+
+
+def _connection_reason(exc: Exception, url: str) -> str:
+    """ "Connection refused" out of urllib3's wrapping, naming the host if it is not EWS's own
+    (with oauth2 the token comes from Microsoft's login service)."""
+    text = str(exc)
+    errno = re.search(r"\[Errno -?\d+\] ([^'\"()]+)", text)
+    host = re.search(r"host='([^']+)'", text)
+    reason = errno.group(1).strip() if errno else _reason(exc)
+    if host and host.group(1) not in url:
+        reason += f" ({host.group(1)})"
+    return reason
 
 
 def _reason(exc: Exception) -> str:
