@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +32,9 @@ from bot.timetable import Action
 from handlers.email_reply import ReplyResult, handle_reply
 
 log = logging.getLogger("pmbot")
+# The poller and the scheduler deliver from the same outbox; one at a time, so that a message
+# is never picked up by both. (One pmbot process per database, as the README says.)
+DELIVERY = threading.Lock()
 Clock = Callable[[], datetime]
 
 
@@ -162,6 +166,10 @@ class Bot:
     def deliver_mail(self) -> int:
         """Send what the outbox holds. A refused message is set aside with its reason; when the
         server is unavailable the rest stay queued for the next attempt. Returns how many went."""
+        with DELIVERY:
+            return self._deliver_mail()
+
+    def _deliver_mail(self) -> int:
         sent = 0
         for row in self.pending_mail():
             try:

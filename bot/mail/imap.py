@@ -1,22 +1,23 @@
 """The IMAP + SMTP mail backend: any ordinary mail server (Dovecot, Exchange, Gmail, Fastmail).
 
 Replies are read from PMBOT_IMAP_FOLDER with imaplib in UID mode and sent with smtplib; both
-connections are kept open between polls and reopened when the server has dropped them.
+connections stay open between polls, are reopened when the server has dropped them, and are
+each used by one thread at a time (`pmbot serve` polls and sends from two threads).
 
-- fetch() lists the UNSEEN messages, oldest (lowest UID) first, and reads them with BODY.PEEK[],
-  so reading marks nothing \\Seen: a message is only marked once it has been processed.
-- A message's key is "UIDVALIDITY:UID". If the folder is rebuilt (new UIDVALIDITY), old keys
-  are not acted on, since their UIDs may name other messages now; the messages come back on
-  the next poll and the store skips those it has (by Message-ID).
-- mark_done() sets \\Seen and MOVEs the message to pmbot/processed (with the server's own
-  separator and namespace prefix: "pmbot.processed" on Dovecot, "INBOX.pmbot.processed" on
-  Courier). Without MOVE: COPY, STORE \\Deleted and UID EXPUNGE of that one UID (UIDPLUS).
-  A plain EXPUNGE is never sent: it would also remove mail someone else flagged \\Deleted.
+- fetch() takes the UNSEEN, undeleted messages, oldest (lowest UID) first, with BODY.PEEK[]:
+  reading marks nothing \\Seen, so a message is only marked once it has been processed.
+- A message's key is "UIDVALIDITY:UID". If the folder was rebuilt (new UIDVALIDITY), an old
+  key is not acted on, as its UID may name another message now; the messages come back on the
+  next poll and the store skips the ones it has (by Message-ID).
+- mark_done() sets \\Seen and MOVEs the message to pmbot/processed, named with the server's
+  separator and namespace ("pmbot.processed" on Dovecot, "INBOX.pmbot.processed" on Courier).
+  Without MOVE: COPY, STORE \\Deleted and UID EXPUNGE of that one UID (UIDPLUS). A plain
+  EXPUNGE is never sent: it would also remove whatever someone else had flagged \\Deleted.
 
-The stdlib is enough here (IMAPClient parses more for us, but this module needs six commands);
-imaplib only reads capabilities from the greeting, so they are asked for again after login.
-Errors become MailUnavailable (try later) or MailRefused (this message will never go), with a
-message that says what failed and which PMBOT_* variable to check, never the password.
+The stdlib does it (IMAPClient would parse more for us, but six commands are needed here);
+imaplib reads capabilities only from the greeting, so they are asked for again after login.
+Errors become MailUnavailable (try later) or MailRefused (this message will never go), saying
+what failed and which PMBOT_* variable to check, and never the password.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import re
 import smtplib
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -43,7 +45,7 @@ T = TypeVar("T")
 
 SECURITY = ("ssl", "starttls", "none")
 PROCESSED = ("pmbot", "processed")
-FETCH_BATCH = 100  # messages per UID FETCH: few round trips, bounded memory
+FETCH_BATCH = 25  # messages per UID FETCH: few round trips, and memory bounded by 25 messages
 LIST_LINE = re.compile(rb'\((?P<flags>[^)]*)\) (?:"(?P<sep>\\?.)"|NIL) (?P<name>.*)')
 NAMESPACE = re.compile(rb'^\(\("(?P<prefix>[^"]*)" (?:"(?P<sep>\\?.)"|NIL)')
 UID = re.compile(rb"UID (\d+)")
@@ -55,7 +57,7 @@ class ImapConfig:
     user: str
     password: str = field(repr=False)
     smtp_host: str
-    mail_from: str  # envelope sender, and the address the check sends a test RCPT to
+    mail_from: str  # the envelope sender, and the recipient of check()'s trial RCPT TO
     port: int = 993
     security: str = "ssl"
     folder: str = "INBOX"
@@ -72,7 +74,7 @@ class ImapConfig:
 class _Endpoint:
     """One server, and how to say plainly why it could not be used."""
 
-    service: str  # IMAP or SMTP: also the PMBOT_<service>_* prefix
+    service: str  # IMAP or SMTP, as in PMBOT_IMAP_*
     host: str
     port: int
     security: str
@@ -97,7 +99,7 @@ class _Endpoint:
             hint = f"{var}_HOST must be a name the certificate covers"
         elif isinstance(exc, ssl.SSLError):
             reason, hint = f"TLS failed ({exc.reason or exc})", check_security
-        elif "tls" in str(exc).lower():  # STARTTLS not offered (imaplib and smtplib word it so)
+        elif "tls" in str(exc).lower():  # how imaplib and smtplib say STARTTLS is not offered
             reason, hint = "the server does not offer STARTTLS", check_security
         else:
             reason, hint = _text(exc) or type(exc).__name__, f"check {var}_HOST and {var}_PORT"
@@ -108,16 +110,16 @@ class ImapBackend:
     """Replies from an IMAP folder, mail out by SMTP; see the module docstring."""
 
     def __init__(self, config: ImapConfig) -> None:
-        self.config = config
-        c = config
+        c = self.config = config
         self.imap_server = _Endpoint("IMAP", c.host, c.port, c.security, c.timeout)
         self.smtp_server = _Endpoint("SMTP", c.smtp_host, c.smtp_port, c.smtp_security, c.timeout)
         self._imap: imaplib.IMAP4 | None = None
         self._capabilities: frozenset[str] = frozenset()
         self._uidvalidity = ""
-        self._processed: str | None = None  # the processed folder's name, once made sure of
+        self._processed = ""  # the processed folder's name, once made sure of
         self._smtp: smtplib.SMTP | None = None
         self._smtp_used = 0.0
+        self._imap_lock, self._smtp_lock = threading.RLock(), threading.RLock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ImapBackend:
@@ -129,8 +131,7 @@ class ImapBackend:
         validity, uids = self._imap_call("while searching for unread mail", self._search_unseen)
         for start in range(0, len(uids), FETCH_BATCH):
             batch = uids[start : start + FETCH_BATCH]
-            fetched = self._imap_call("while reading messages", self._fetch_batch, batch, validity)
-            for uid, raw in fetched:
+            for uid, raw in self._imap_call("while reading", self._fetch, batch, validity):
                 yield InboundMail(key=f"{validity}:{uid}", raw=raw)
 
     def mark_done(self, mail: InboundMail) -> None:
@@ -138,11 +139,11 @@ class ImapBackend:
         self._imap_call(f"while moving message {uid}", self._move_out, validity, uid)
 
     def _search_unseen(self, conn: imaplib.IMAP4) -> tuple[str, list[int]]:
-        _ok(conn.noop())  # lets the server report mail that arrived since the last command
-        data = _ok(conn.uid("SEARCH", "UNSEEN"))
+        _ok(conn.noop())  # lets the server report mail that arrived since our last command
+        data = _ok(conn.uid("SEARCH", "UNSEEN UNDELETED"))  # deleted: someone threw it away
         return self._uidvalidity, sorted(int(uid) for uid in b" ".join(data).split())
 
-    def _fetch_batch(
+    def _fetch(
         self, conn: imaplib.IMAP4, uids: list[int], validity: str
     ) -> list[tuple[int, bytes]]:
         if validity != self._uidvalidity:  # reconnected to a rebuilt folder: UIDs mean others
@@ -161,10 +162,12 @@ class ImapBackend:
 
     def _move_out(self, conn: imaplib.IMAP4, validity: str, uid: str) -> None:
         if validity != self._uidvalidity:
-            log.warning("%s was rebuilt: message %s stays for the next poll", self.config.folder,
+            log.warning("%s was rebuilt: message %s is left for the next poll", self.config.folder,
                         uid)  # fmt: skip
             return
-        target = _mailbox(self._processed or self._ensure_processed(conn)[0])
+        if not self._processed:
+            self._processed = self._ensure_processed(conn, self._capabilities)[0]
+        target = _mailbox(self._processed)
         _ok(conn.uid("STORE", uid, "+FLAGS.SILENT", r"(\Seen)"))
         if "MOVE" in self._capabilities:
             _ok(conn.uid("MOVE", uid, target))
@@ -172,34 +175,33 @@ class ImapBackend:
         _ok(conn.uid("COPY", uid, target))
         if "UIDPLUS" in self._capabilities:
             _ok(conn.uid("STORE", uid, "+FLAGS.SILENT", r"(\Deleted)"))
-            _ok(conn.uid("EXPUNGE", uid))  # this one UID only, never a plain EXPUNGE
-        else:  # left in the folder, \Seen, so fetch passes it over
-            log.warning("%s has neither MOVE nor UIDPLUS: message %s copied, left marked read",
+            _ok(conn.uid("EXPUNGE", uid))  # this one UID only
+        else:  # left in place, \Seen, so that fetch passes it over
+            log.warning("%s has neither MOVE nor UIDPLUS: message %s was copied and left, read",
                         self.imap_server, uid)  # fmt: skip
 
-    def _ensure_processed(self, conn: imaplib.IMAP4) -> tuple[str, bool]:
+    def _ensure_processed(
+        self, conn: imaplib.IMAP4, capabilities: frozenset[str]
+    ) -> tuple[str, bool]:
         """The processed folder's name on this server, and whether it had to be created."""
         prefix, separator = b"", None
-        if "NAMESPACE" in self._capabilities:  # where personal folders live ("INBOX." on some)
+        if "NAMESPACE" in capabilities:  # where personal folders go ("INBOX." on some)
             typ, data = conn.namespace()
             found = NAMESPACE.match(data[0] or b"") if typ == "OK" and data else None
             if found:
                 prefix, separator = found["prefix"], found["sep"]
         if separator is None:
-            line = LIST_LINE.match(_ok(conn.list('""', '""'))[0] or b"")
-            separator = line["sep"] if line else None
-        # The last character: a quoted backslash separator arrives as two.
-        separator = separator.decode()[-1:] if separator else "-"  # "-": a flat server
-        name = prefix.decode() + separator.join(PROCESSED)
-        created = False
-        if not self._folder_exists(conn, name):
-            conn.create(_mailbox(name))  # a server that needs the parent first says NO here
+            root = LIST_LINE.match(_ok(conn.list('""', '""'))[0] or b"")
+            separator = root["sep"] if root else None
+        # A quoted backslash arrives as two characters; "-" stands in on a flat server.
+        name = prefix.decode() + (separator.decode()[-1] if separator else "-").join(PROCESSED)
+        created = not self._folder_exists(conn, name)
+        if created:
+            conn.create(_mailbox(name))  # a server that wants the parent first says NO here
             if not self._folder_exists(conn, name):
                 conn.create(_mailbox(prefix.decode() + PROCESSED[0]))
                 _ok(conn.create(_mailbox(name)))
             conn.subscribe(_mailbox(name))  # so that mail clients show it
-            created = True
-        self._processed = name
         return name, created
 
     def _folder_exists(self, conn: imaplib.IMAP4, name: str) -> bool:
@@ -209,23 +211,27 @@ class ImapBackend:
     # ---------------------------------------------------------------------- IMAP connection
 
     def _imap_call(self, what: str, action: Callable[..., T], *args) -> T:
-        """Run `action(conn, *args)`; a dropped connection is reopened and the action run again
-        once (every action here is safe to repeat)."""
-        for attempt in range(2):
-            conn = self._connection()
-            # imaplib keeps every untagged reply (EXPUNGE, EXISTS...) until asked: over months
-            # of polling that grows, and stale FETCH replies would mix into the next FETCH.
-            conn.untagged_responses.clear()
-            try:
-                return action(conn, *args)
-            except (imaplib.IMAP4.abort, OSError) as exc:
-                self._drop_imap()
-                if attempt:
-                    raise self.imap_server.unreachable(exc, f"connection lost {what}") from exc
-                log.warning("%s dropped the connection (%s); reconnecting", self.imap_server, exc)
-            except imaplib.IMAP4.error as exc:
-                self._processed = None  # in case someone deleted it: make sure of it next time
-                raise MailUnavailable(f"{self.imap_server} refused {what}: {_text(exc)}") from exc
+        """`action(conn, *args)`; if the connection had dropped, reconnect and run it once more
+        (every action here is safe to repeat)."""
+        with self._imap_lock:
+            for attempt in range(2):
+                conn = self._connection()
+                # imaplib keeps untagged replies (EXPUNGE, EXISTS...) until asked: over months of
+                # polling that grows, and a stale FETCH reply would mix into the next FETCH.
+                conn.untagged_responses.clear()
+                try:
+                    return action(conn, *args)
+                except (imaplib.IMAP4.abort, OSError) as exc:
+                    self._drop_imap()
+                    if attempt:
+                        raise self.imap_server.unreachable(exc, f"connection lost {what}") from exc
+                    log.warning("%s dropped the connection (%s); reconnecting", self.imap_server,
+                                exc)  # fmt: skip
+                except imaplib.IMAP4.error as exc:
+                    self._processed = ""  # in case someone deleted it: make sure of it again
+                    raise MailUnavailable(
+                        f"{self.imap_server} refused {what}: {_text(exc)}"
+                    ) from exc
         raise AssertionError("not reached")
 
     def _connection(self) -> imaplib.IMAP4:
@@ -234,20 +240,18 @@ class ImapBackend:
             try:
                 self._capabilities = self._login_imap(conn)
                 validity = self._select(conn)
-            except BaseException:
+            except MailError:
                 _quietly(conn.shutdown)
                 raise
             if self._uidvalidity and validity != self._uidvalidity:
-                log.warning("UIDVALIDITY of %s changed from %s to %s: its messages are read "
-                            "again; those already stored are skipped", self.config.folder,
-                            self._uidvalidity, validity)  # fmt: skip
-            self._imap, self._uidvalidity, self._processed = conn, validity, None
+                log.warning("UIDVALIDITY of %s changed: its messages are read again, and those "
+                            "already stored are skipped", self.config.folder)  # fmt: skip
+            self._imap, self._uidvalidity, self._processed = conn, validity, ""
         return self._imap
 
     def _open_imap(self) -> imaplib.IMAP4:
-        c = self.config
+        c, conn = self.config, None
         context = c.ssl_context or ssl.create_default_context()
-        conn = None
         try:
             if c.security == "ssl":
                 return imaplib.IMAP4_SSL(c.host, c.port, ssl_context=context, timeout=c.timeout)
@@ -261,11 +265,12 @@ class ImapBackend:
             raise self.imap_server.unreachable(exc) from exc
 
     def _login_imap(self, conn: imaplib.IMAP4) -> frozenset[str]:
+        """Log in; returns the capabilities the server offers now."""
         c = self.config
         try:
             if (c.user + c.password).isascii():
                 conn.login(c.user, c.password)
-            else:  # LOGIN is ASCII-only in imaplib; AUTHENTICATE PLAIN carries UTF-8
+            else:  # imaplib sends LOGIN as ASCII; AUTHENTICATE PLAIN carries UTF-8
                 conn.authenticate("PLAIN", lambda _: f"\0{c.user}\0{c.password}".encode())
             data = _ok(conn.capability())
         except (imaplib.IMAP4.abort, OSError) as exc:
@@ -281,14 +286,15 @@ class ImapBackend:
         """Open the folder; returns its UIDVALIDITY."""
         try:
             typ, data = conn.select(_mailbox(self.config.folder))
-            if typ != "OK":
-                raise MailUnavailable(
-                    f"{self.imap_server} cannot open folder {self.config.folder!r} "
-                    f"({_text(data[-1])}); check PMBOT_IMAP_FOLDER"
-                )
-            return (conn.response("UIDVALIDITY")[1][0] or b"0").decode()
+            validity = conn.response("UIDVALIDITY")[1][0]
         except (imaplib.IMAP4.error, OSError) as exc:
             raise self.imap_server.unreachable(exc, "connection lost opening the folder") from exc
+        if typ != "OK":
+            raise MailUnavailable(
+                f"{self.imap_server} cannot open folder {self.config.folder!r} "
+                f"({_text(data[-1])}); check PMBOT_IMAP_FOLDER"
+            )
+        return (validity or b"0").decode()
 
     def _drop_imap(self) -> None:
         if self._imap is not None:
@@ -300,14 +306,20 @@ class ImapBackend:
     def send(self, message: Message) -> str:
         if not message.get("Message-ID"):
             message["Message-ID"] = make_msgid(domain=self.config.mail_from.rpartition("@")[2])
-        message_id = str(message["Message-ID"])
+        with self._smtp_lock:
+            refused = self._send(message)
+        if refused:  # others took it, so it went: it must not be sent again
+            log.warning("%s refused some recipients: %s", self.smtp_server, refused)
+        return str(message["Message-ID"])
+
+    def _send(self, message: Message) -> dict:
         conn = self._smtp_connection()
         try:
-            refused = conn.send_message(message, from_addr=self.config.mail_from)
+            return conn.send_message(message, from_addr=self.config.mail_from)
         except smtplib.SMTPRecipientsRefused as exc:
-            detail = "; ".join(f"{to}: {code} {_text(text)}" for to, (code, text) in
-                               exc.recipients.items())  # fmt: skip
-            if exc.recipients and all(code < 500 for code, _ in exc.recipients.values()):
+            answers = exc.recipients.items()
+            detail = "; ".join(f"{to}: {code} {_text(text)}" for to, (code, text) in answers)
+            if answers and all(code < 500 for _, (code, _) in answers):  # 4xx: "try later"
                 raise MailUnavailable(f"{self.smtp_server} deferred {detail}") from exc
             raise MailRefused(f"{self.smtp_server} refused every recipient: {detail}") from exc
         except smtplib.SMTPDataError as exc:
@@ -316,22 +328,18 @@ class ImapBackend:
         except smtplib.SMTPSenderRefused as exc:
             raise MailUnavailable(
                 f"{self.smtp_server} refused the sender {exc.sender} ({exc.smtp_code} "
-                f"{_text(exc)}); check PMBOT_MAIL_FROM may be sent by PMBOT_SMTP_USER"
+                f"{_text(exc)}); check that PMBOT_SMTP_USER may send as PMBOT_MAIL_FROM"
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:
             self._drop_smtp()
             raise self.smtp_server.unreachable(exc, "connection lost sending") from exc
         finally:
             self._smtp_used = time.monotonic()
-        if refused:  # some recipients took it: it went, so it must not be sent again
-            log.warning("%s refused some recipients of %s: %s", self.smtp_server, message_id,
-                        refused)  # fmt: skip
-        return message_id
 
     def _smtp_connection(self) -> smtplib.SMTP:
         idle = time.monotonic() - self._smtp_used
         if self._smtp is not None and idle >= self.config.smtp_idle_probe:
-            # Servers drop idle sessions (Postfix after 5 minutes); find out before sending.
+            # Servers drop idle sessions (Postfix after 5 minutes): find out before sending.
             try:
                 alive = self._smtp.noop()[0] == 250
             except (smtplib.SMTPException, OSError):
@@ -349,9 +357,8 @@ class ImapBackend:
         return self._smtp
 
     def _open_smtp(self) -> smtplib.SMTP:
-        c = self.config
+        c, conn = self.config, None
         context = c.ssl_context or ssl.create_default_context()
-        conn = None
         try:
             if c.smtp_security == "ssl":
                 return smtplib.SMTP_SSL(c.smtp_host, c.smtp_port, timeout=c.timeout,
@@ -381,8 +388,8 @@ class ImapBackend:
                 f"{self.smtp_server} offers no login (AUTH) here; check PMBOT_SMTP_SECURITY "
                 "(many servers offer it only after STARTTLS), or unset PMBOT_SMTP_USER"
             ) from exc
-        except UnicodeEncodeError as exc:
-            raise MailUnavailable("PMBOT_SMTP_USER or its password is not ASCII") from exc
+        except UnicodeEncodeError as exc:  # smtplib encodes AUTH as ASCII
+            raise MailUnavailable("PMBOT_SMTP_USER or PMBOT_SMTP_PASSWORD is not ASCII") from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise self.smtp_server.unreachable(exc, "connection lost logging in") from exc
 
@@ -394,90 +401,77 @@ class ImapBackend:
     # -------------------------------------------------------------------------------- checks
 
     def check(self) -> list[CheckResult]:
-        """Each step on fresh connections, in order, until one fails; nothing is sent."""
-        return self._check_imap() + self._check_smtp()
-
-    def _check_imap(self) -> list[CheckResult]:
-        c, opened = self.config, []
-
-        def connect() -> None:
-            opened.append(self._open_imap())
+        """Each step on fresh connections, in order until one fails; nothing is sent."""
+        c, imap, smtp, capabilities = self.config, [], [], []
 
         def log_in() -> None:
-            self._capabilities = self._login_imap(opened[0])  # the same server: same answer
+            capabilities.append(self._login_imap(imap[0]))
+
+        def open_folder() -> None:
+            self._select(imap[0])
 
         def processed() -> str:
             try:
-                name, created = self._ensure_processed(opened[0])
+                name, created = self._ensure_processed(imap[0], capabilities[0])
             except (imaplib.IMAP4.error, OSError) as exc:
                 raise MailUnavailable(f"{self.imap_server}: {_text(exc)}") from exc
             return f"created {name}" if created else f"{name} exists"
 
-        try:
-            return _steps(
-                (f"reach {self.imap_server}", connect),
-                (f"IMAP login as {c.user}", log_in),
-                (f"IMAP folder {c.folder!r} exists", lambda: self._select(opened[0])),
-                ("the processed folder exists or can be created", processed),
-            )
-        finally:
-            for conn in opened:
-                _quietly(conn.logout)
-
-    def _check_smtp(self) -> list[CheckResult]:
-        c, opened = self.config, []
-
-        def connect() -> None:
-            opened.append(self._open_smtp())
-
-        def log_in() -> str:
-            self._login_smtp(opened[0])
+        def smtp_login() -> str:
+            self._login_smtp(smtp[0])
             return "" if c.smtp_user else "PMBOT_SMTP_USER is not set: sending without a login"
 
         def may_send() -> None:
-            # MAIL FROM and RCPT TO to ourselves, then RSET: the server's answer, nothing sent.
-            conn = opened[0]
+            # MAIL FROM and RCPT TO ourselves, then RSET: the server answers, nothing is sent.
             try:
-                conn.ehlo_or_helo_if_needed()
-                for command in (conn.mail, conn.rcpt):
+                smtp[0].ehlo_or_helo_if_needed()
+                for command in (smtp[0].mail, smtp[0].rcpt):
                     code, text = command(c.mail_from)
                     if code not in (250, 251):
                         raise MailUnavailable(
                             f"{self.smtp_server} answered {code} {_text(text)}; check that "
                             "PMBOT_SMTP_USER may send as PMBOT_MAIL_FROM"
                         )
-                conn.rset()
+                smtp[0].rset()
             except (smtplib.SMTPException, OSError) as exc:
                 raise self.smtp_server.unreachable(exc, "connection lost trying to send") from exc
 
         try:
             return _steps(
-                (f"reach {self.smtp_server}", connect),
-                (f"SMTP login as {c.smtp_user or '(none)'}", log_in),
+                (f"reach {self.imap_server}", lambda: imap.append(self._open_imap())),
+                (f"IMAP login as {c.user}", log_in),
+                (f"IMAP folder {c.folder!r} exists", open_folder),
+                ("the processed folder exists or can be created", processed),
+            ) + _steps(
+                (f"reach {self.smtp_server}", lambda: smtp.append(self._open_smtp())),
+                (f"SMTP login as {c.smtp_user or '(none)'}", smtp_login),
                 (f"SMTP accepts mail from {c.mail_from} (tried, then reset)", may_send),
             )
         finally:
-            for conn in opened:
+            for conn in imap:
+                _quietly(conn.logout)
+            for conn in smtp:
                 _quietly(conn.quit)
 
     def close(self) -> None:
-        if self._imap is not None:
-            _quietly(self._imap.logout)
-            self._drop_imap()
-        if self._smtp is not None:
-            _quietly(self._smtp.quit)
-            self._drop_smtp()
+        with self._imap_lock:
+            if self._imap is not None:
+                _quietly(self._imap.logout)
+                self._imap = None
+        with self._smtp_lock:
+            if self._smtp is not None:
+                _quietly(self._smtp.quit)
+                self._smtp = None
 
 
 def config_from_env(env: Mapping[str, str], mail_from: str) -> ImapConfig:
     """ImapConfig from PMBOT_IMAP_* and PMBOT_SMTP_*; ConfigError names what is missing."""
 
-    def get(name: str, default: str | None = None, strip: bool = True) -> str:
-        value = env.get(name, "")
-        value = value.strip() if strip else value
+    def get(name: str, default: str | None = None, *, secret: bool = False) -> str:
+        value = env.get(name, "") if secret else env.get(name, "").strip()  # spaces can count
         if not value and default is None:
             raise ConfigError(f"{name} is not set; PMBOT_MAIL_BACKEND=imap needs it")
-        return value or (default or "")
+        return value or default or ""
 
     def port(name: str, default: str) -> int:
         value = get(name, default)
@@ -494,7 +488,8 @@ def config_from_env(env: Mapping[str, str], mail_from: str) -> ImapConfig:
     folder = get("PMBOT_IMAP_FOLDER", "INBOX")
     if not folder.isascii():
         raise ConfigError(f"PMBOT_IMAP_FOLDER={folder!r}: only ASCII folder names are supported")
-    smtp_user, smtp_password = get("PMBOT_SMTP_USER", ""), get("PMBOT_SMTP_PASSWORD", "", False)
+    smtp_user = get("PMBOT_SMTP_USER", "")
+    smtp_password = get("PMBOT_SMTP_PASSWORD", "", secret=True)
     if smtp_user and not smtp_password:
         raise ConfigError("PMBOT_SMTP_PASSWORD is not set but PMBOT_SMTP_USER is; set both")
     return ImapConfig(
@@ -502,7 +497,7 @@ def config_from_env(env: Mapping[str, str], mail_from: str) -> ImapConfig:
         port=port("PMBOT_IMAP_PORT", "993"),
         security=security("PMBOT_IMAP_SECURITY", "ssl"),
         user=get("PMBOT_IMAP_USER"),
-        password=get("PMBOT_IMAP_PASSWORD", strip=False),
+        password=get("PMBOT_IMAP_PASSWORD", secret=True),
         folder=folder,
         smtp_host=get("PMBOT_SMTP_HOST"),
         smtp_port=port("PMBOT_SMTP_PORT", "587"),
@@ -513,8 +508,8 @@ def config_from_env(env: Mapping[str, str], mail_from: str) -> ImapConfig:
     )
 
 
-def _steps(*steps: tuple[str, Callable[[], object]]) -> list[CheckResult]:
-    """Run check steps in order until one fails; a step's text result is its detail."""
+def _steps(*steps: tuple[str, Callable[[], str | None]]) -> list[CheckResult]:
+    """Run check steps in order until one fails; a step's returned text is its detail."""
     results = []
     for what, step in steps:
         try:
@@ -522,7 +517,7 @@ def _steps(*steps: tuple[str, Callable[[], object]]) -> list[CheckResult]:
         except MailError as exc:
             results.append(CheckResult(what, False, str(exc)))
             break
-        results.append(CheckResult(what, True, detail if isinstance(detail, str) else ""))
+        results.append(CheckResult(what, True, detail or ""))
     return results
 
 
@@ -541,7 +536,7 @@ def _mailbox(name: str) -> str:
 
 
 def _text(value: object) -> str:
-    """Server text from an exception or bytes, as one readable line."""
+    """Server text from an exception or bytes, as one line."""
     if isinstance(value, BaseException):
         value = value.args[-1] if value.args else ""
     if isinstance(value, bytes):
