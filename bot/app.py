@@ -12,12 +12,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
 
 from bot.events import Prompt
-from bot.mail.base import MailBackend, MailError, MailRefused, MailUnavailable
+from bot.mail.base import MailBackend, MailError, MailRefused, MailUnavailable, queued_message
 from bot.mail.compose import Composer, outgoing
 from bot.periods import LONDON, Period, WorkingCalendar, parse_period
 from bot.render.email import digest_message
@@ -173,7 +172,7 @@ class Bot:
         sent = 0
         for row in self.pending_mail():
             try:
-                reference = self.mail.send(message_from_bytes(row["message"]))
+                reference = self.mail.send(queued_message(row["message"]))
             except MailRefused as exc:
                 log.error("mail %s to %s refused: %s", row["key"], row["recipients"], exc)
                 self.service.mail_failed(row["id"], str(exc), permanent=True)

@@ -68,3 +68,16 @@ def test_sending_the_same_message_twice_leaves_one_copy_in_the_maildir_outbox(fl
     [message] = backend.outbox_messages()
     backend.send(message)  # as if a crash came between sending and recording it
     assert len(backend.outbox_messages()) == 1
+
+
+def test_a_queued_message_is_sent_as_the_exact_bytes_that_were_queued():
+    from email import policy
+
+    from bot.mail.base import queued_message
+
+    raw = b"From: a@x\nTo: b@x\nMessage-ID: <1@x>\nSubject: s\n\nOD-01: 48\nline two\n"
+    message = queued_message(raw)
+    assert message.as_bytes() == raw and message["To"] == "b@x"
+    assert message.as_bytes(policy=policy.SMTP).count(b"\r\n") == raw.count(b"\n")
+    message["X-Extra"] = "1"  # a change means serialising it afresh, with the change
+    assert b"X-Extra: 1" in message.as_bytes()

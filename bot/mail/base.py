@@ -6,10 +6,12 @@ above it on stdlib `EmailMessage` objects, so every backend behaves the same.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import Message
+from email.parser import BytesHeaderParser
 from functools import cached_property
 from typing import Protocol
 
@@ -45,6 +47,33 @@ class CheckResult:
     what: str  # "connect to imap.example.org:993", "log in as bot@example.org", ...
     ok: bool
     detail: str = ""  # on failure: the plain reason and the fix
+
+
+CRLF = re.compile(rb"\r?\n")
+
+
+class QueuedMessage(Message):
+    """A message read back from the outbox: headers parsed, the body left as it was, and
+    `as_bytes()` giving back exactly the queued bytes, so nothing is serialised twice."""
+
+    raw: bytes = b""
+
+    def __setitem__(self, name: str, value) -> None:
+        self.raw = b""  # changed: serialise it afresh
+        super().__setitem__(name, value)
+
+    def as_bytes(self, unixfrom: bool = False, policy=None) -> bytes:
+        if not self.raw:
+            return super().as_bytes(unixfrom, policy)
+        if policy is not None and policy.linesep == "\r\n":  # SMTP wants CRLF line ends
+            return CRLF.sub(b"\r\n", self.raw)
+        return self.raw
+
+
+def queued_message(raw: bytes) -> Message:
+    message = BytesHeaderParser(_class=QueuedMessage).parsebytes(raw)
+    message.raw = raw
+    return message
 
 
 class MailBackend(Protocol):

@@ -33,13 +33,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from email import policy
 from email.message import Message
-from email.utils import make_msgid
+from email.utils import getaddresses, make_msgid
 from typing import TypeVar
 
 from bot.mail.base import CheckResult, InboundMail, MailError, MailRefused, MailUnavailable
 from bot.settings import ConfigError, Settings
 
+SMTP = policy.compat32.clone(linesep="\r\n")  # what an SMTP server expects on the wire
 log = logging.getLogger("pmbot.mail.imap")
 T = TypeVar("T")
 
@@ -314,8 +316,10 @@ class ImapBackend:
 
     def _send(self, message: Message) -> dict:
         conn = self._smtp_connection()
+        fields = [*message.get_all("To", []), *message.get_all("Cc", [])]
+        recipients = [address for _, address in getaddresses(fields) if address]
         try:
-            return conn.send_message(message, from_addr=self.config.mail_from)
+            return conn.sendmail(self.config.mail_from, recipients, message.as_bytes(policy=SMTP))
         except smtplib.SMTPRecipientsRefused as exc:
             answers = exc.recipients.items()
             detail = "; ".join(f"{to}: {code} {_text(text)}" for to, (code, text) in answers)
