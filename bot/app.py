@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
 from pathlib import Path
+from typing import Any
 
 from bot.events import Prompt
 from bot.mail.base import MailBackend, MailError, MailRefused, MailUnavailable, queued_message
@@ -57,6 +58,9 @@ class Bot:
     mail: MailBackend
     composer: Composer
     clock: Clock
+    # Slack, when configured (bot.slack.app.SlackRuntime): owners in Slack get their prompts
+    # there, and the leadership channel gets alerts and the digest. Email does the rest.
+    chat: Any = None
 
     def send_prompts(self, cycle: Period) -> list[Prompt]:
         """Email each owner who has outstanding measures and no prompt yet for this cycle."""
@@ -81,14 +85,44 @@ class Bot:
             owners = {a.owner_email for a in actions if a.owner_email}
             prompts = self.service.prompts_for(cycle, report, owners)
             for action in actions:
+                if action.kind in ("prompt", "reminder"):
+                    reference = self.send_by_chat(action, prompts[action.owner_email])
+                    if reference:
+                        self.service.record_action(
+                            action.kind, action.key, now, cycle=action.cycle,
+                            transport_ref=reference,
+                        )  # fmt: skip
+                        continue
                 message = self.compose(action, prompts, report, now)
                 if message is None:
                     log.warning("%s %s: nobody to send it to", action.kind, action.key)
                 self.service.record_action(action.kind, action.key, now, cycle=action.cycle,
                                            outgoing=message)  # fmt: skip
                 log.info("%s %s", action.kind, action.key)
+        if self.chat is not None and report is not None:
+            self.update_chat(parse_period(report.cycle))
         self.deliver_mail()
         return actions
+
+    def send_by_chat(self, action: Action, prompt: Prompt) -> str | None:
+        """Prompt or remind in Slack; None (so: by email) when the owner is not there or Slack
+        is failing: a Slack outage must not stop the cycle."""
+        if self.chat is None:
+            return None
+        try:
+            return self.chat.notifier.send_prompt(prompt, reminder=action.reminder)
+        except Exception:
+            log.exception("Slack could not take %s %s; it goes by email", action.kind, action.key)
+            return None
+
+    def update_chat(self, cycle: Period) -> None:
+        """Keep the leadership channel's alert up to date; post the digest once its day came."""
+        try:
+            self.chat.check_alerts(cycle)
+            if self.service.done("digest", str(cycle)):
+                self.chat.post_digest(cycle, once=True)
+        except Exception:  # Slack's trouble is reported; email carries on regardless
+            log.exception("Slack alerts or digest for %s failed; will try on the next tick", cycle)
 
     def compose(self, action: Action, prompts, report, now: datetime) -> Outgoing | None:
         key = f"{action.kind}:{action.key}"

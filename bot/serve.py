@@ -7,19 +7,18 @@ SIGTERM or SIGINT sets a stop flag: each part finishes what it is doing and star
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import sys
 import threading
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from bot.app import Bot, Clock, create_app, system_clock
 from bot.mail.base import MailUnavailable
 from bot.periods import LONDON
 from bot.scheduler import run_scheduler
 from bot.settings import Settings
+from bot.slack.server import SlackHttpServer, start_slack
 
 log = logging.getLogger("pmbot.serve")
 
@@ -63,27 +62,6 @@ def run_poller(bot: Bot, stopping: threading.Event, report, interval: float) -> 
         stopping.wait(interval)
 
 
-def serve_health(health: Health, port: int) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            if self.path.rstrip("/") != "/healthz":
-                self.send_error(404)
-                return
-            body = json.dumps(health.snapshot()).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
-    threading.Thread(target=server.serve_forever, name="healthz", daemon=True).start()
-    return server
-
-
 def serve(settings: Settings, *, clock: Clock = system_clock, once: bool = False) -> int:
     if once:
         bot = create_app(settings, clock=clock)
@@ -106,7 +84,18 @@ def serve(settings: Settings, *, clock: Clock = system_clock, once: bool = False
     # shared between threads) and its own database connection; they share the SQLite file.
     poller, scheduler = create_app(settings, clock=clock), create_app(settings, clock=clock)
     bots = [poller, scheduler]
-    server = serve_health(health, settings.port)
+    if settings.slack_bot_token:
+        # Checks the token first (auth.test): a wrong one stops here with a clear message.
+        from bot.slack.app import create_slack
+
+        listener = create_app(settings, clock=clock)
+        bots.append(listener)
+        slack = create_slack(listener)
+        scheduler.chat = create_slack(scheduler)
+        server, socket = start_slack(slack, health.snapshot)
+        health.reporter("slack")("ok", "Socket Mode" if socket else "HTTP on /slack/events")
+    else:
+        server, socket = SlackHttpServer(None, health.snapshot, port=settings.port).start(), None
     parts = [
         threading.Thread(target=run_poller, name="mail", daemon=True,
                          args=(poller, stopping, health.reporter("mail"), settings.poll_seconds)),
@@ -124,7 +113,9 @@ def serve(settings: Settings, *, clock: Clock = system_clock, once: bool = False
         for part in parts:
             part.join(timeout=60)
     finally:
-        server.shutdown()
+        server.stop()
+        if socket is not None:
+            socket.close()
         for bot in bots:
             bot.close()
     return 0

@@ -418,6 +418,9 @@ class Service:
                 self.store.queue_outgoing(outgoing, now)
         return True
 
+    def done(self, kind: str, key: str) -> bool:
+        return self.store.ledger_entry(kind, key) is not None
+
     def record_prompt(self, prompt: Prompt, now: datetime, transport_ref: str) -> bool:
         return self.record_action(
             "prompt", prompt.ledger_key, now, transport_ref=transport_ref, cycle=prompt.cycle

@@ -53,7 +53,9 @@ class Composer:
         """The request for figures; `reminder` > 0 makes it that reminder."""
         context = {"prompt": prompt, "reminder": reminder}
         subject = self.render("email/prompt_subject.txt", **context).strip()
-        to = formataddr((prompt.owner_name, prompt.owner_email), charset="utf-8")
+        to = prompt.owner_email
+        if prompt.owner_name != prompt.owner_email:
+            to = formataddr((prompt.owner_name, prompt.owner_email), charset="utf-8")
         text = self.render("email/prompt.txt", **context)
         html = self.render("email/prompt.html", **context)
         return self.new_message("reminder" if reminder else "prompt", to, subject, now, text, html)

@@ -1,0 +1,52 @@
+"""The clock with Slack configured: owners in Slack are prompted there, the others by email;
+the leadership channel gets the alert and the digest; a Slack outage does not stop email."""
+
+from __future__ import annotations
+
+from bot.slack.app import create_slack
+from tests.fake_slack import FakeSlack
+from tests.slack_inbound import LEADERS, OWNER
+
+pytest_plugins = ("tests.slack_fixtures",)
+
+
+def prompts_by_email(bot) -> list[str]:
+    return [row["recipients"] for row in bot.store.outgoing() if row["kind"] == "prompt"]
+
+
+def test_owners_in_slack_are_prompted_there_and_the_rest_by_email(slack_bot, fake, clock):
+    slack_bot.chat = create_slack(slack_bot)
+    clock.set("2026-10-01T09:00")  # September's cycle: the quarterly risk owner is due too
+    actions = slack_bot.tick()
+    assert {a.kind for a in actions} == {"prompt"}
+    [dm] = [m for m in fake.posted() if m["channel"] == fake.dm_channel(OWNER)]
+    assert "OD-01" in str(dm["blocks"]) and "Submit" in str(dm["blocks"])
+    assert prompts_by_email(slack_bot) == ["risk@agency.example"], "not in Slack: by email"
+    prompt = slack_bot.store.ledger_entry("prompt", "owner@agency.example:2026-09")
+    assert prompt and prompt["transport_ref"], "the Slack message is the prompt's reference"
+    assert slack_bot.tick() == [], "nothing twice"
+
+
+def test_a_slack_outage_sends_prompts_by_email_instead(slack_bot, fake, clock):
+    slack_bot.chat = create_slack(slack_bot)
+    fake.fail_next("conversations.open", error="internal_error", times=10)
+    clock.set("2026-10-01T09:00")
+    slack_bot.tick()
+    assert sorted(prompts_by_email(slack_bot)) == [
+        "Olive Owner <owner@agency.example>", "risk@agency.example",
+    ]  # fmt: skip
+
+
+def test_the_digest_is_posted_to_the_leadership_channel_once_on_its_day(slack_bot, fake, clock):
+    slack_bot.chat = create_slack(slack_bot)
+    clock.set("2026-10-01T09:00")
+    slack_bot.tick()
+    clock.set("2026-10-09T10:00")  # the 7th working day of October: the digest's day
+    slack_bot.tick()
+    clock.set("2026-10-09T11:00")
+    slack_bot.tick()
+    assert fake.count("files.completeUploadExternal") == 1
+    assert any(m["channel"] == LEADERS for m in fake.posted())
+
+
+assert FakeSlack  # the fixtures above run it
