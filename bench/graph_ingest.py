@@ -22,12 +22,12 @@ import sys
 import tempfile
 import time
 from datetime import datetime
-from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from ingest import owner_reply  # noqa: E402
 
 from bot.app import Bot, create_app  # noqa: E402
 from bot.periods import LONDON, parse_period  # noqa: E402
@@ -63,30 +63,7 @@ def deliver_replies(bot: Bot, graph: FakeGraph, replies: int) -> None:
     sent = {m["To"].addresses[0].addr_spec: m for m in graph.sent_messages()}
     for n in range(replies):
         prompt = prompts[n % len(prompts)]
-        original = sent[prompt.owner_email]
-        message = EmailMessage()
-        message["From"] = prompt.owner_email
-        message["To"] = graph.mailbox
-        message["Message-ID"] = make_msgid(idstring=str(n), domain="client.example")
-        message["In-Reply-To"] = original["Message-ID"]
-        message["References"] = original["Message-ID"]
-        if n % 20 == 19:
-            message["Subject"] = f"Automatic reply: {original['Subject']}"
-            message["Auto-Submitted"] = "auto-replied"
-            message.set_content("I am out of the office until Monday.")
-        else:
-            message["Subject"] = f"RE: {original['Subject']}"
-            lines = []
-            for i, line in enumerate(prompt.lines):
-                value = "140%" if (n + i) % 10 == 0 else line.last_value.replace("n/a", "1")
-                lines.append(f"{line.measure_id}: {value} commentary for reply {n}")
-            quoted = original.get_body(("plain",)).get_content()
-            message.set_content(
-                "\n".join(lines) + "\n\nThanks\n\n________________________________\n"
-                f"From: pmbot <{graph.mailbox}>\nSent: {original['Date']}\n"
-                f"To: {prompt.owner_email}\nSubject: {original['Subject']}\n\n{quoted}"
-            )
-        graph.deliver(message)
+        graph.deliver(owner_reply(n, prompt, sent[prompt.owner_email]))
 
 
 def main() -> None:

@@ -49,32 +49,38 @@ def build_inbox(workdir: Path, replies: int) -> dict[str, str]:
     sent = {m["To"].addresses[0].addr_spec: m for m in bot.mail.outbox_messages()}
     for n in range(replies):
         prompt = prompts[n % len(prompts)]
-        original = sent[prompt.owner_email]
-        message = EmailMessage()
-        message["From"] = prompt.owner_email
-        message["To"] = "pmbot@agency.example"
-        message["Message-ID"] = make_msgid(idstring=str(n), domain="client.example")
-        message["In-Reply-To"] = original["Message-ID"]
-        message["References"] = original["Message-ID"]
-        if n % 20 == 19:
-            message["Subject"] = f"Automatic reply: {original['Subject']}"
-            message["Auto-Submitted"] = "auto-replied"
-            message.set_content("I am out of the office until Monday.")
-        else:
-            message["Subject"] = f"RE: {original['Subject']}"
-            lines = []
-            for i, line in enumerate(prompt.lines):
-                value = "140%" if (n + i) % 10 == 0 else line.last_value.replace("n/a", "1")
-                lines.append(f"{line.measure_id}: {value} commentary for reply {n}")
-            quoted = original.get_body(("plain",)).get_content()
-            message.set_content(
-                "\n".join(lines) + "\n\nThanks\n\n________________________________\n"
-                f"From: pmbot <pmbot@agency.example>\nSent: {original['Date']}\n"
-                f"To: {prompt.owner_email}\nSubject: {original['Subject']}\n\n{quoted}"
-            )
-        bot.mail.deliver_to_inbox(message)
+        bot.mail.deliver_to_inbox(owner_reply(n, prompt, sent[prompt.owner_email]))
     bot.close()
     return env
+
+
+def owner_reply(n: int, prompt, original: EmailMessage) -> EmailMessage:
+    """Reply number `n` to a prompt: every measure answered (one line in ten refused: 140%),
+    the original quoted below an Outlook header block; one in twenty is an out-of-office."""
+    bot_address = original["From"].addresses[0].addr_spec
+    message = EmailMessage()
+    message["From"] = prompt.owner_email
+    message["To"] = bot_address
+    message["Message-ID"] = make_msgid(idstring=str(n), domain="client.example")
+    message["In-Reply-To"] = original["Message-ID"]
+    message["References"] = original["Message-ID"]
+    if n % 20 == 19:
+        message["Subject"] = f"Automatic reply: {original['Subject']}"
+        message["Auto-Submitted"] = "auto-replied"
+        message.set_content("I am out of the office until Monday.")
+        return message
+    message["Subject"] = f"RE: {original['Subject']}"
+    lines = []
+    for i, line in enumerate(prompt.lines):
+        value = "140%" if (n + i) % 10 == 0 else line.last_value.replace("n/a", "1")
+        lines.append(f"{line.measure_id}: {value} commentary for reply {n}")
+    quoted = original.get_body(("plain",)).get_content()
+    message.set_content(
+        "\n".join(lines) + "\n\nThanks\n\n________________________________\n"
+        f"From: pmbot <{bot_address}>\nSent: {original['Date']}\n"
+        f"To: {prompt.owner_email}\nSubject: {original['Subject']}\n\n{quoted}"
+    )
+    return message
 
 
 def main() -> None:
