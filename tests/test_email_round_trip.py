@@ -1,4 +1,7 @@
-"""The whole email cycle on a real Maildir: prompt out, replies in, confirmations back."""
+"""The whole email cycle on a real Maildir: prompt out, replies in, confirmations back.
+
+The scenario shared with the IMAP, EWS and Graph backends is in tests/mail_scenario.py.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +10,15 @@ from pathlib import Path
 import pytest
 
 from bot.measures import Person
-from bot.periods import parse_period
+from tests import mail_scenario as scenario
 from tests.conftest import reply
-
-OCTOBER = parse_period("2026-10")
-OWNER = "Olive Owner <owner@agency.example>"
+from tests.mail_scenario import OCTOBER, figures_reply
 
 
 @pytest.fixture
 def prompted(loaded):
     """Prompts for October 2026 sent; returns (bot, the owner's prompt)."""
-    loaded.send_prompts(OCTOBER)
-    prompts = {str(m["To"].addresses[0].addr_spec): m for m in loaded.mail.outbox_messages()}
-    return loaded, prompts["owner@agency.example"]
+    return loaded, scenario.prompt_the_owner(loaded, loaded.mail.outbox_messages)
 
 
 def files(folder: Path) -> list[Path]:
@@ -27,7 +26,7 @@ def files(folder: Path) -> list[Path]:
 
 
 def confirmations(bot):
-    return [m for m in bot.mail.outbox_messages() if m["X-PMBot"] == "confirmation"]
+    return scenario.confirmations(bot.mail.outbox_messages())
 
 
 def test_prompt_lists_outstanding_measures_with_last_value_target_and_reply_block(prompted):
@@ -51,38 +50,20 @@ def test_prompts_are_sent_once_per_owner_and_cycle(prompted):
 
 def test_a_reply_with_one_bad_line_stores_the_good_ones_and_says_which_failed(prompted):
     bot, prompt = prompted
-    body = (
-        "OD-01: 48 backlog down after recruitment\n"
-        "OD-02: 140%\n\n"
-        "Thanks\n\n"
-        "From: pmbot <pmbot@agency.example>\nSent: 02 November 2026 09:00\n"
-        "To: Olive Owner\nSubject: Performance figures\n\nOD-01: \nOD-02: \n"
-    )
-    bot.mail.deliver_to_inbox(reply(prompt, OWNER, body))
-    summary = bot.poll_mail()
-    assert [r.outcome for r in summary.results] == ["stored"]
-    rows = {r["id"]: r for r in bot.service.status(OCTOBER, bot.clock()).measures}
-    assert rows["OD-01"]["value"] == 48 and rows["OD-01"]["commentary"] == (
-        "backlog down after recruitment"
-    )
-    assert rows["OD-02"]["status"] == "outstanding"
+    message = scenario.bad_line_reply(prompt)
+    bot.mail.deliver_to_inbox(message)
+    assert scenario.outcomes(bot) == ["stored"]
     [confirmation] = confirmations(bot)
-    text = confirmation.get_body(("plain",)).get_content()
-    assert "OD-01 2026-10: 48 days (green)" in text
-    assert "'140%' is above 100% for OD-02" in text
-    assert confirmation["To"] == "owner@agency.example"
-    assert confirmation["Auto-Submitted"] == "auto-replied"
+    scenario.check_bad_line_reply(bot, prompt, message, confirmation)
 
 
 def test_the_confirmation_is_threaded_under_the_reply(prompted):
     bot, prompt = prompted
-    message = reply(prompt, OWNER, "OD-01: 48")
+    message = figures_reply(prompt)
     bot.mail.deliver_to_inbox(message)
     bot.poll_mail()
     [confirmation] = confirmations(bot)
-    assert confirmation["In-Reply-To"] == message["Message-ID"]
-    assert confirmation["References"].split() == [prompt["Message-ID"], message["Message-ID"]]
-    assert confirmation["Subject"] == message["Subject"], "no second 'Re:'"
+    scenario.check_threaded(prompt, message, confirmation)
 
 
 def test_an_html_only_outlook_reply_is_read_above_the_quoted_original(prompted):
@@ -91,53 +72,39 @@ def test_an_html_only_outlook_reply_is_read_above_the_quoted_original(prompted):
         "<html><body><div>OD-01: 47 fewer complex cases</div><div>OD-02: 91%</div>"
         '<div id="divRplyFwdMsg"><b>From:</b> pmbot</div><div>OD-01: 12</div></body></html>'
     )
-    message = reply(prompt, OWNER, "")
+    message = figures_reply(prompt, "")
     message.clear_content()
     message.set_content(html, subtype="html")
     bot.mail.deliver_to_inbox(message)
     bot.poll_mail()
-    rows = {r["id"]: r for r in bot.service.status(OCTOBER, bot.clock()).measures}
+    rows = scenario.measure_rows(bot)
     assert (rows["OD-01"]["value"], rows["OD-02"]["value"]) == (47, 91)
     assert rows["OD-01"]["revisions"] == 1, "the quoted 'OD-01: 12' must not be read"
 
 
 def test_an_out_of_office_is_recorded_ignored_and_never_answered(prompted):
     bot, prompt = prompted
-    message = reply(
-        prompt,
-        OWNER,
-        "I am out of the office until Monday.\nOD-01: 99",
-        subject=f"Automatic reply: {prompt['Subject']}",
-        headers={"Auto-Submitted": "auto-replied"},
-    )
-    bot.mail.deliver_to_inbox(message)
-    [result] = bot.poll_mail().results
-    assert result.outcome == "ignored"
-    assert confirmations(bot) == []
-    assert bot.store.submission_count() == 0
-    [inbound] = bot.store.inbound()
-    assert inbound["outcome"] == "ignored" and "auto" in inbound["reason"]
+    bot.mail.deliver_to_inbox(scenario.out_of_office(prompt))
+    scenario.check_out_of_office_ignored(bot, bot.mail.outbox_messages)
 
 
 def test_the_same_message_polled_twice_is_stored_once(prompted):
     bot, prompt = prompted
-    message = reply(prompt, OWNER, "OD-01: 48")
+    message = figures_reply(prompt)
     bot.mail.deliver_to_inbox(message)
     bot.mail.deliver_to_inbox(message)  # the server delivered it twice
-    results = bot.poll_mail().results
-    results += bot.poll_mail().results  # and a second poll finds nothing new
-    assert [r.outcome for r in results] == ["stored", "seen"]
-    assert bot.store.submission_count() == 1
-    assert len(confirmations(bot)) == 1
+    scenario.check_stored_once(bot, bot.mail.outbox_messages)
 
 
 def test_processed_mail_is_moved_out_of_the_inbox_and_kept(prompted, settings):
     bot, prompt = prompted
-    bot.mail.deliver_to_inbox(reply(prompt, OWNER, "OD-01: 48"))
+    bot.mail.deliver_to_inbox(figures_reply(prompt))
     bot.poll_mail()
-    assert files(settings.maildir / "inbox") == []
-    [kept] = files(settings.maildir / "processed")
-    assert kept.name.endswith(":2,S") and b"OD-01: 48" in kept.read_bytes()
+    maildir = settings.maildir
+    kept = scenario.check_moved_out_of_the_inbox(
+        files(maildir / "inbox"), files(maildir / "processed")
+    )
+    assert kept.name.endswith(":2,S") and scenario.FIGURES.encode() in kept.read_bytes()
 
 
 def test_a_value_from_someone_who_is_not_owner_or_deputy_is_refused(prompted):
@@ -161,7 +128,7 @@ def test_a_stranger_gets_no_answer_and_is_recorded(prompted):
 
 def test_a_reply_with_no_figures_gets_a_helpful_answer(prompted):
     bot, prompt = prompted
-    bot.mail.deliver_to_inbox(reply(prompt, OWNER, "Will send these tomorrow."))
+    bot.mail.deliver_to_inbox(figures_reply(prompt, "Will send these tomorrow."))
     [result] = bot.poll_mail().results
     assert result.outcome == "rejected"
     [confirmation] = confirmations(bot)
@@ -171,6 +138,6 @@ def test_a_reply_with_no_figures_gets_a_helpful_answer(prompted):
 def test_the_reply_period_comes_from_the_prompt_it_answers(prompted, clock):
     bot, prompt = prompted
     clock.set("2026-12-03T10:00")  # a late answer, after November's cycle began
-    bot.mail.deliver_to_inbox(reply(prompt, OWNER, "OD-01: 48"))
+    bot.mail.deliver_to_inbox(figures_reply(prompt))
     bot.poll_mail()
     assert bot.store.submissions_for("OD-01", "2026-10")[0]["value"] == 48

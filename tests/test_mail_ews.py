@@ -1,7 +1,8 @@
 """The email cycle on Exchange: exchangelib, unchanged, talks real HTTP to tests/fake_ews.py.
 
-The same scenario as test_email_round_trip.py (prompt out, replies in, confirmations back),
-plus what only a server has: throttling, refused credentials, folders, `check()`.
+The same scenario as every mail backend (tests/mail_scenario.py: prompt out, replies in,
+confirmations back), plus what only a server has: throttling, refused credentials, folders,
+`check()`.
 """
 
 from __future__ import annotations
@@ -26,13 +27,12 @@ from exchangelib import Message as ExchangeMessage
 from bot.app import create_app
 from bot.mail.base import MailUnavailable
 from bot.mail.ews import EwsBackend
-from bot.periods import parse_period
 from bot.settings import ConfigError
+from tests import mail_scenario as scenario
 from tests.conftest import reply
 from tests.fake_ews import FakeExchange
+from tests.mail_scenario import OCTOBER, figures_reply
 
-OCTOBER = parse_period("2026-10")
-OWNER = "Olive Owner <owner@agency.example>"
 USER = "AGENCY\\svc-pmbot"
 PASSWORD = "correct-horse-battery"
 MAILBOX = "pmbot@agency.example"
@@ -65,21 +65,25 @@ def ews_settings(settings, exchange):
 @pytest.fixture
 def ews_bot(ews_settings, clock, register_file):
     bot = create_app(ews_settings, clock=clock)  # through make_mail_backend, as `pmbot serve`
-    bot.service.import_register(register_file, clock())
-    yield bot
-    bot.close()
+    with scenario.running(bot, register_file, clock):
+        yield bot
+
+
+def sent_mail(exchange: FakeExchange):
+    """What Exchange was asked to send, as MIME."""
+    return lambda: [s.message for s in exchange.sent]
 
 
 @pytest.fixture
 def prompted(ews_bot, exchange):
     """Prompts for October 2026 sent; returns (bot, the owner's prompt as Exchange got it)."""
-    ews_bot.send_prompts(OCTOBER)
-    [prompt] = [s.message for s in exchange.sent if s.recipients == ["owner@agency.example"]]
+    prompt = scenario.prompt_the_owner(ews_bot, sent_mail(exchange))
+    assert exchange.sent[0].recipients == ["owner@agency.example"]
     return ews_bot, prompt
 
 
 def confirmations(exchange):
-    return [s.message for s in exchange.sent if s.message["X-PMBot"] == "confirmation"]
+    return scenario.confirmations(sent_mail(exchange)())
 
 
 @pytest.fixture
@@ -129,67 +133,39 @@ def test_a_reply_with_one_bad_line_stores_the_good_one_and_the_answer_is_threade
     prompted, exchange
 ):
     bot, prompt = prompted
-    body = (
-        "OD-01: 48 backlog down after recruitment\n"
-        "OD-02: 140%\n\n"
-        "Thanks\n\n"
-        "From: pmbot <pmbot@agency.example>\nSent: 02 November 2026 09:00\n"
-        "To: Olive Owner\nSubject: Performance figures\n\nOD-01: \nOD-02: \n"
-    )
-    message = reply(prompt, OWNER, body)
+    message = scenario.bad_line_reply(prompt)
     exchange.deliver(MAILBOX, message)
-    assert [r.outcome for r in bot.poll_mail().results] == ["stored"]
-    rows = {r["id"]: r for r in bot.service.status(OCTOBER, bot.clock()).measures}
-    assert rows["OD-01"]["value"] == 48
-    assert rows["OD-01"]["commentary"] == "backlog down after recruitment"
-    assert rows["OD-02"]["status"] == "outstanding", "the quoted 'OD-02: ' is not an answer"
+    assert scenario.outcomes(bot) == ["stored"]
     [confirmation] = confirmations(exchange)
-    text = confirmation.get_body(("plain",)).get_content()
-    assert "OD-01 2026-10: 48 days (green)" in text
-    assert "'140%' is above 100% for OD-02" in text
-    assert confirmation["To"] == "owner@agency.example"
-    assert confirmation["In-Reply-To"] == message["Message-ID"]
-    assert confirmation["References"].split() == [prompt["Message-ID"], message["Message-ID"]]
+    scenario.check_bad_line_reply(bot, prompt, message, confirmation)
     assert exchange.sent[-1].disposition == "SendOnly"
 
 
 def test_an_out_of_office_is_ignored_never_answered_and_still_moved(prompted, exchange):
     bot, prompt = prompted
-    message = reply(
-        prompt,
-        OWNER,
-        "I am out of the office until Monday.\nOD-01: 99",
-        subject=f"Automatic reply: {prompt['Subject']}",
-        headers={"Auto-Submitted": "auto-replied"},
-    )
-    exchange.deliver(MAILBOX, message)
-    [result] = bot.poll_mail().results
-    assert result.outcome == "ignored"
-    assert confirmations(exchange) == [] and bot.store.submission_count() == 0
+    exchange.deliver(MAILBOX, scenario.out_of_office(prompt))
+    scenario.check_out_of_office_ignored(bot, sent_mail(exchange))
     assert exchange.items(MAILBOX) == [] and len(exchange.items(MAILBOX, PROCESSED)) == 1
 
 
 def test_the_same_message_delivered_twice_is_stored_once(prompted, exchange):
     bot, prompt = prompted
-    message = reply(prompt, OWNER, "OD-01: 48")
+    message = figures_reply(prompt)
     exchange.deliver(MAILBOX, message)
     exchange.deliver(MAILBOX, message)  # Exchange delivered it twice
-    results = bot.poll_mail().results
-    results += bot.poll_mail().results  # and a second poll finds nothing new
-    assert [r.outcome for r in results] == ["stored", "seen"]
-    assert bot.store.submission_count() == 1
-    assert len(confirmations(exchange)) == 1
+    scenario.check_stored_once(bot, sent_mail(exchange))
 
 
 def test_handled_mail_is_marked_read_and_moved_not_deleted(prompted, exchange):
     bot, prompt = prompted
-    message = reply(prompt, OWNER, "OD-01: 48")
+    message = figures_reply(prompt)
     exchange.deliver(MAILBOX, message)
     bot.poll_mail()
-    assert exchange.items(MAILBOX) == []
-    [kept] = exchange.items(MAILBOX, PROCESSED)
+    kept = scenario.check_moved_out_of_the_inbox(
+        exchange.items(MAILBOX), exchange.items(MAILBOX, PROCESSED)
+    )
     assert kept.is_read and kept.header("Message-ID") == message["Message-ID"]
-    assert b"OD-01: 48" in kept.mime
+    assert scenario.FIGURES.encode() in kept.mime
     assert "DeleteItem" not in exchange.op_names()
     updates = [o for o in exchange.operations if o.name == "UpdateItem"]
     assert [o.detail["fields"] for o in updates] == [["message:IsRead"]]
@@ -200,7 +176,7 @@ def test_the_processed_folder_is_found_by_a_shallow_search_and_created_once(
 ):
     bot, prompt = prompted
     for _ in range(2):
-        exchange.deliver(MAILBOX, reply(prompt, OWNER, "OD-01: 48"))
+        exchange.deliver(MAILBOX, figures_reply(prompt))
         bot.poll_mail()
     searches = [o for o in exchange.operations if o.name == "FindFolder"]
     assert [(o.detail["traversal"], o.detail["restriction"]) for o in searches] == [
@@ -209,7 +185,7 @@ def test_the_processed_folder_is_found_by_a_shallow_search_and_created_once(
     ], "looked up once, then cached; never a Deep walk of the folder tree"
     assert exchange.op_names().count("CreateFolder") == 2
     # A new process finds the folders and creates nothing.
-    exchange.deliver(MAILBOX, reply(prompt, OWNER, "OD-02: 91"))
+    exchange.deliver(MAILBOX, figures_reply(prompt, "OD-02: 91"))
     again = backend()
     [mail] = list(again.fetch())
     again.mark_done(mail)
@@ -293,7 +269,7 @@ def test_the_fake_also_answers_exchangelibs_field_by_field_sends(backend, exchan
 
 def test_a_busy_server_is_waited_for_and_the_poll_still_succeeds(prompted, exchange):
     bot, prompt = prompted
-    exchange.deliver(MAILBOX, reply(prompt, OWNER, "OD-01: 48"))
+    exchange.deliver(MAILBOX, figures_reply(prompt))
     start = len(exchange.operations)
     exchange.busy(requests=2, back_off_ms=5)
     assert [r.outcome for r in bot.poll_mail().results] == ["stored"]

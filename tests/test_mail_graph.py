@@ -1,7 +1,8 @@
 """The Graph backend over real HTTP to a fake Microsoft Graph on 127.0.0.1.
 
-The same email cycle as the Maildir tests (prompt out, replies in, confirmations back), then
-what only Graph has: tokens, throttling, paging, folders by id, and `check()`.
+The same email cycle as every mail backend (tests/mail_scenario.py: prompt out, replies in,
+confirmations back), then what only Graph has: tokens, throttling, paging, folders by id, and
+`check()`.
 """
 
 from __future__ import annotations
@@ -20,13 +21,11 @@ import requests
 from bot.app import create_app, make_mail_backend
 from bot.mail.base import InboundMail, MailRefused, MailUnavailable
 from bot.mail.graph import ClientCredentials, GraphBackend, Retry
-from bot.periods import parse_period
 from bot.settings import ConfigError
+from tests import mail_scenario as scenario
 from tests.conftest import reply
 from tests.fake_graph import FakeGraph
-
-OCTOBER = parse_period("2026-10")
-OWNER = "Olive Owner <owner@agency.example>"
+from tests.mail_scenario import OCTOBER, figures_reply
 
 
 @pytest.fixture
@@ -64,21 +63,18 @@ def backend(settings, graph, sleeps):
 @pytest.fixture
 def graph_bot(settings, graph, backend, clock, register_file):
     bot = create_app(graph_settings(settings, graph), clock=clock, mail=backend)
-    bot.service.import_register(register_file, clock())
-    yield bot
-    bot.close()
+    with scenario.running(bot, register_file, clock):
+        yield bot
 
 
 @pytest.fixture
 def prompted(graph_bot, graph):
     """Prompts for October 2026 sent through sendMail; returns (bot, the owner's prompt)."""
-    graph_bot.send_prompts(OCTOBER)
-    [prompt] = graph.sent_messages()
-    return graph_bot, prompt
+    return graph_bot, scenario.prompt_the_owner(graph_bot, graph.sent_messages)
 
 
 def confirmations(graph: FakeGraph):
-    return [m for m in graph.sent_messages() if m["X-PMBot"] == "confirmation"]
+    return scenario.confirmations(graph.sent_messages())
 
 
 def stranger_mail(number: int) -> bytes:
@@ -106,61 +102,36 @@ def test_a_reply_with_one_bad_line_stores_the_good_one_and_the_confirmation_is_t
     prompted, graph
 ):
     bot, prompt = prompted
-    body = (
-        "OD-01: 48 backlog down after recruitment\n"
-        "OD-02: 140%\n\n"
-        "Thanks\n\n"
-        "From: pmbot <pmbot@agency.example>\nSent: 02 November 2026 09:00\n"
-        "To: Olive Owner\nSubject: Performance figures\n\nOD-01: 12\nOD-02: \n"
-    )
-    message = reply(prompt, OWNER, body)
+    message = scenario.bad_line_reply(prompt)
     graph.deliver(message)
-    assert [r.outcome for r in bot.poll_mail().results] == ["stored"]
-    rows = {r["id"]: r for r in bot.service.status(OCTOBER, bot.clock()).measures}
-    assert rows["OD-01"]["value"] == 48 and rows["OD-01"]["revisions"] == 1
-    assert rows["OD-02"]["status"] == "outstanding"
+    assert scenario.outcomes(bot) == ["stored"]
     [confirmation] = confirmations(graph)
-    text = confirmation.get_body(("plain",)).get_content()
-    assert "OD-01 2026-10: 48 days (green)" in text
-    assert "'140%' is above 100% for OD-02" in text
-    assert confirmation["To"] == "owner@agency.example"
-    assert confirmation["In-Reply-To"] == message["Message-ID"]
-    assert confirmation["References"].split() == [prompt["Message-ID"], message["Message-ID"]]
+    scenario.check_bad_line_reply(bot, prompt, message, confirmation)
 
 
 def test_an_out_of_office_is_ignored_never_answered_and_still_filed(prompted, graph):
     bot, prompt = prompted
-    message = reply(
-        prompt,
-        OWNER,
-        "I am out of the office until Monday.\nOD-01: 99",
-        subject=f"Automatic reply: {prompt['Subject']}",
-        headers={"Auto-Submitted": "auto-replied"},
-    )
-    graph.deliver(message)
-    [result] = bot.poll_mail().results
-    assert result.outcome == "ignored"
-    assert confirmations(graph) == [] and bot.store.submission_count() == 0
+    graph.deliver(scenario.out_of_office(prompt))
+    scenario.check_out_of_office_ignored(bot, graph.sent_messages)
     assert len(graph.in_folder("inbox/pmbot/processed")) == 1
 
 
 def test_the_same_message_delivered_twice_is_stored_once(prompted, graph):
     bot, prompt = prompted
-    message = reply(prompt, OWNER, "OD-01: 48")
+    message = figures_reply(prompt)
     graph.deliver(message)
     graph.deliver(message)
-    results = bot.poll_mail().results + bot.poll_mail().results
-    assert [r.outcome for r in results] == ["stored", "seen"]
-    assert bot.store.submission_count() == 1 and len(confirmations(graph)) == 1
+    scenario.check_stored_once(bot, graph.sent_messages)
 
 
 def test_processed_mail_is_marked_read_and_moved_not_deleted(prompted, graph):
     bot, prompt = prompted
-    original_id = graph.deliver(reply(prompt, OWNER, "OD-01: 48"))
+    original_id = graph.deliver(figures_reply(prompt))
     bot.poll_mail()
-    assert graph.in_folder("inbox") == []
-    [kept] = graph.in_folder("inbox/pmbot/processed")
-    assert kept.is_read and b"OD-01: 48" in kept.raw
+    kept = scenario.check_moved_out_of_the_inbox(
+        graph.in_folder("inbox"), graph.in_folder("inbox/pmbot/processed")
+    )
+    assert kept.is_read and scenario.FIGURES.encode() in kept.raw
     assert kept.id != original_id, "Graph gives a moved message a new id"
     [patch] = graph.requests_to("PATCH")
     [move] = graph.requests_to("POST", "/move")

@@ -1,6 +1,6 @@
 """The IMAP + SMTP backend against a real Dovecot and a real SMTP server (aiosmtpd) on 127.0.0.1.
 
-The scenario is the Maildir one (test_email_round_trip.py): prompts go out by SMTP, replies are
+The scenario is the shared one (tests/mail_scenario.py): prompts go out by SMTP, replies are
 APPENDed to the bot's Dovecot inbox as a mail server would deliver them, and the bot polls.
 """
 
@@ -18,14 +18,13 @@ import pytest
 from bot.app import create_app, make_mail_backend
 from bot.mail.base import MailRefused, MailUnavailable
 from bot.mail.imap import ImapBackend, ImapConfig
-from bot.periods import parse_period
 from bot.settings import ConfigError, Settings
+from tests import mail_scenario as scenario
 from tests.conftest import reply
+from tests.mail_scenario import OCTOBER, OWNER, figures_reply
 from tests.servers.dovecot import INSTALL_HINT, Dovecot, ImapAccount, find_dovecot
 from tests.servers.smtp import SmtpSink, TestCertificate
 
-OCTOBER = parse_period("2026-10")
-OWNER = "Olive Owner <owner@agency.example>"
 BOT = "pmbot@agency.example"
 SMTP_USER, SMTP_PASSWORD = "pmbot-smtp", "smtp-Secret-42"
 
@@ -97,21 +96,18 @@ def backend(dovecot, account, smtp, certificate) -> Iterator[ImapBackend]:
 @pytest.fixture
 def imap_bot(settings, clock, register_file, backend):
     bot = create_app(settings, clock=clock, mail=backend)
-    bot.service.import_register(register_file, clock())
-    yield bot
-    bot.close()
+    with scenario.running(bot, register_file, clock):
+        yield bot
 
 
 @pytest.fixture
 def prompted(imap_bot, smtp):
     """Prompts for October 2026 sent; returns (bot, the owner's prompt as received)."""
-    imap_bot.send_prompts(OCTOBER)
-    prompts = {str(m["To"].addresses[0].addr_spec): m for m in smtp.messages}
-    return imap_bot, prompts["owner@agency.example"]
+    return imap_bot, scenario.prompt_the_owner(imap_bot, lambda: smtp.messages)
 
 
 def confirmations(smtp: SmtpSink):
-    return [m for m in smtp.messages if m["X-PMBot"] == "confirmation"]
+    return scenario.confirmations(smtp.messages)
 
 
 # ------------------------------------------------------------------------ the email cycle
@@ -140,42 +136,18 @@ def test_a_reply_with_one_bad_line_stores_the_good_one_and_is_confirmed_in_threa
     prompted, mailbox, smtp
 ):
     bot, prompt = prompted
-    body = (
-        "OD-01: 48 backlog down after recruitment\n"
-        "OD-02: 140%\n\n"
-        "Thanks\n\n"
-        "From: pmbot <pmbot@agency.example>\nSent: 02 November 2026 09:00\n"
-        "To: Olive Owner\nSubject: Performance figures\n\nOD-01: 12\nOD-02: \n"
-    )
-    message = reply(prompt, OWNER, body)
+    message = scenario.bad_line_reply(prompt)
     mailbox.append(message)
-    assert [r.outcome for r in bot.poll_mail().results] == ["stored"]
-    rows = {r["id"]: r for r in bot.service.status(OCTOBER, bot.clock()).measures}
-    assert rows["OD-01"]["value"] == 48 and rows["OD-01"]["revisions"] == 1
-    assert rows["OD-02"]["status"] == "outstanding"
+    assert scenario.outcomes(bot) == ["stored"]
     [confirmation] = confirmations(smtp)
-    text = confirmation.get_body(("plain",)).get_content()
-    assert "OD-01 2026-10: 48 days (green)" in text
-    assert "'140%' is above 100% for OD-02" in text
-    assert confirmation["In-Reply-To"] == message["Message-ID"]
-    assert confirmation["References"].split() == [prompt["Message-ID"], message["Message-ID"]]
+    scenario.check_bad_line_reply(bot, prompt, message, confirmation)
     assert smtp.envelopes[-1] == (BOT, ["owner@agency.example"])
 
 
 def test_an_out_of_office_is_ignored_and_not_answered(prompted, mailbox, smtp):
     bot, prompt = prompted
-    mailbox.append(
-        reply(
-            prompt,
-            OWNER,
-            "I am out of the office until Monday.\nOD-01: 99",
-            subject=f"Automatic reply: {prompt['Subject']}",
-            headers={"Auto-Submitted": "auto-replied"},
-        )  # fmt: skip
-    )
-    [result] = bot.poll_mail().results
-    assert result.outcome == "ignored"
-    assert confirmations(smtp) == [] and bot.store.submission_count() == 0
+    mailbox.append(scenario.out_of_office(prompt))
+    scenario.check_out_of_office_ignored(bot, lambda: smtp.messages)
     assert len(mailbox.messages("pmbot.processed")) == 1, "ignored mail is moved out too"
 
 
@@ -183,29 +155,28 @@ def test_the_same_message_delivered_twice_is_stored_once_and_a_second_poll_finds
     prompted, mailbox, smtp
 ):
     bot, prompt = prompted
-    message = reply(prompt, OWNER, "OD-01: 48")
+    message = figures_reply(prompt)
     mailbox.append(message)
     mailbox.append(message)
-    assert [r.outcome for r in bot.poll_mail().results] == ["stored", "seen"]
-    assert bot.poll_mail().results == []
-    assert bot.store.submission_count() == 1 and len(confirmations(smtp)) == 1
+    scenario.check_stored_once(bot, lambda: smtp.messages)
     assert len(mailbox.messages("pmbot.processed")) == 2, "both copies kept"
 
 
 def test_processed_mail_is_moved_to_pmbot_processed_marked_read_and_kept(prompted, mailbox):
     bot, prompt = prompted
-    mailbox.append(reply(prompt, OWNER, "OD-01: 48"))
+    mailbox.append(figures_reply(prompt))
     bot.poll_mail()
-    assert mailbox.search("ALL") == [], "the inbox is empty"
     assert "pmbot.processed" in mailbox.folders(), "Dovecot's Maildir++ separator is '.'"
-    [(flags, kept)] = mailbox.messages("pmbot.processed")
-    assert flags == {"\\Seen"} and "OD-01: 48" in kept.get_content()
+    flags, kept = scenario.check_moved_out_of_the_inbox(
+        mailbox.search("ALL"), mailbox.messages("pmbot.processed")
+    )
+    assert flags == {"\\Seen"} and scenario.FIGURES in kept.get_content()
 
 
 def test_nothing_is_marked_read_until_it_has_been_processed(prompted, mailbox):
     bot, prompt = prompted
-    mailbox.append(reply(prompt, OWNER, "OD-01: 48"))
-    mailbox.append(reply(prompt, OWNER, "OD-02: 91"))
+    mailbox.append(figures_reply(prompt))
+    mailbox.append(figures_reply(prompt, "OD-02: 91"))
     fetched = list(bot.mail.fetch())
     assert len(fetched) == 2
     assert [flags for flags, _ in mailbox.messages()] == [set(), set()]
