@@ -242,6 +242,18 @@ def cmd_mail_poll(args, bot: Bot) -> None:
 
 
 @with_bot
+def cmd_mail_inbound(args, bot: Bot) -> None:
+    rows = bot.service.inbound(limit=args.last)
+    if args.json:
+        print_json({"inbound": rows})
+        return
+    for row in rows:
+        print(f"  {row['received_at'][:16]}  {row['outcome']:<8} {row['sender'] or '?'}: "
+              f"{row['reason']}")  # fmt: skip
+    print(f"{len(rows)} messages (newest last)")
+
+
+@with_bot
 def cmd_mail_check(args, bot: Bot) -> int:
     results = bot.mail.check()
     for result in results:
@@ -365,6 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
     command(mail, "poll", "Process every reply waiting in the inbox.", cmd_mail_poll)
     command(mail, "check", "Connect with the configured mail backend and report what works.",
             cmd_mail_check)  # fmt: skip
+    sub = command(mail, "inbound", "Every message received, with what was done with it and why "
+                  "(stored, rejected, ignored).", cmd_mail_inbound)  # fmt: skip
+    sub.add_argument("--last", type=int, default=50, help="how many (default 50)")
+    sub.add_argument("--json", action="store_true", help="print JSON")
 
     command(commands, "tick", "Do what the reporting calendar asks for now (prompts, reminders, "
             "escalations, summary, digest), once each.", cmd_tick)  # fmt: skip

@@ -461,6 +461,10 @@ class Service:
 
     # -- inbound messages -------------------------------------------------------------------
 
+    def inbound(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The latest messages received, oldest of them first."""
+        return self.store.inbound(limit)
+
     def inbound_seen(self, message_id: str) -> bool:
         return self.store.inbound_seen(message_id)
 

@@ -465,8 +465,11 @@ class Store:
             return list(self.db.query("SELECT * FROM outgoing ORDER BY id"))
         return list(self.db.query("SELECT * FROM outgoing WHERE kind = ? ORDER BY id", [kind]))
 
-    def inbound(self) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT * FROM inbound ORDER BY id"))
+    def inbound(self, limit: int | None = None) -> list[dict[str, Any]]:
+        if limit is None:
+            return list(self.db.query("SELECT * FROM inbound ORDER BY id"))
+        rows = self.db.query("SELECT * FROM inbound ORDER BY id DESC LIMIT ?", [limit])
+        return list(reversed(list(rows)))
 
     def count(self, table: str) -> int:
         return self.db.execute(f"SELECT count(*) FROM {quote_identifier(table)}").fetchone()[0]

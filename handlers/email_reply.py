@@ -82,12 +82,12 @@ def handle_reply(
         for number, (measure_id, raw_value) in answered_lines(reply_text(message))
     )
     stored = sum(o.stored for o in outcomes)
+    refusals = "; ".join(o.message for o in outcomes if not o.stored)
     if stored:
-        reason = f"{stored} stored, {len(outcomes) - stored} refused"
-        return record("stored", reason, outcomes, answer=True)
+        reason = f"{stored} stored" + (f"; refused: {refusals}" if refusals else "")
+        return record("stored", reason[:1000], outcomes, answer=True)
     if outcomes:
-        reason = "; ".join(o.message for o in outcomes)[:1000]
-        return record("rejected", reason, outcomes, answer=True)
+        return record("rejected", refusals[:1000], outcomes, answer=True)
     return record("rejected", "no lines of the form 'OD-01: value' found", answer=True)
 
 

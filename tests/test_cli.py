@@ -7,11 +7,14 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 
 import pytest
 
+from bot.app import create_app
 from bot.cli import build_parser, main
-from bot.settings import PROJECT_ROOT
+from bot.periods import LONDON
+from bot.settings import PROJECT_ROOT, Settings
 
 SAMPLE_REGISTER = str(PROJECT_ROOT / "data" / "measures.yaml")
 SAMPLE_HISTORY = str(PROJECT_ROOT / "data" / "history.csv")
@@ -139,3 +142,16 @@ def test_a_bad_calendar_setting_names_the_variable(db, monkeypatch, capsys):
     monkeypatch.setenv("PMBOT_QUIET_HOURS", "night")
     assert main(["--db", db, "calendar"]) == 1
     assert "PMBOT_QUIET_HOURS='night' must look like 18:00-08:00" in capsys.readouterr().err
+
+
+def test_mail_inbound_shows_why_each_reply_was_or_was_not_taken(db, capsys):
+    run(db, "measures", "import", SAMPLE_REGISTER)
+    app = create_app(Settings.from_env().with_db(db))
+    app.store.record_inbound(message_id="<1@x>", channel="email", sender="a@x", subject="RE",
+                             received_at=datetime(2026, 11, 3, 9, tzinfo=LONDON),
+                             outcome="rejected", reason="a@x is not in the register")  # fmt: skip
+    app.close()
+    capsys.readouterr()
+    assert run(db, "mail", "inbound", "--json") == 0
+    [row] = json.loads(capsys.readouterr().out)["inbound"]
+    assert (row["outcome"], row["reason"]) == ("rejected", "a@x is not in the register")
