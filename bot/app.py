@@ -102,6 +102,7 @@ class Bot:
         if self.chat is not None and report is not None:
             self.update_chat(parse_period(report.cycle))
         self.deliver_mail()
+        self.service.forget_old_mail(now)
         return actions
 
     def send_by_chat(self, action: Action, prompt: Prompt) -> str | None:

@@ -11,7 +11,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from bot.timetable import Action, due_actions
 from bot.tolerance import parse_tolerance, rag, status
 from bot.values import InvalidValue, format_value, parse_entry
 
+KEEP_SENT_MAIL = timedelta(days=90)  # sent messages' bodies; their records stay for good
 REFERENCE = re.compile(r"\[PM-(\d{4}-(?:\d{2}|Q[1-4]))-[0-9A-F]{4}\]", re.IGNORECASE)
 
 
@@ -425,6 +426,9 @@ class Service:
         return self.record_action(
             "prompt", prompt.ledger_key, now, transport_ref=transport_ref, cycle=prompt.cycle
         )
+
+    def forget_old_mail(self, now: datetime) -> int:
+        return self.store.forget_sent_bodies(now - KEEP_SENT_MAIL)
 
     def pending_mail(self) -> list[dict[str, Any]]:
         return self.store.pending_outgoing()

@@ -460,6 +460,15 @@ class Store:
             [error[:1000], int(permanent), outgoing_id],
         )
 
+    def forget_sent_bodies(self, sent_before: datetime) -> int:
+        """Drop the bodies of messages sent before a date, keeping who, what and when: a
+        monthly digest with its pack attached is megabytes, and the ledger needs only the row."""
+        cursor = self.db.execute(
+            "UPDATE outgoing SET message = x'' WHERE sent_at < ? AND length(message) > 0",
+            [iso(sent_before)],
+        )
+        return cursor.rowcount
+
     def outgoing(self, kind: str | None = None) -> list[dict[str, Any]]:
         if kind is None:
             return list(self.db.query("SELECT * FROM outgoing ORDER BY id"))

@@ -81,3 +81,20 @@ def test_a_queued_message_is_sent_as_the_exact_bytes_that_were_queued():
     assert message.as_bytes(policy=policy.SMTP).count(b"\r\n") == raw.count(b"\n")
     message["X-Extra"] = "1"  # a change means serialising it afresh, with the change
     assert b"X-Extra: 1" in message.as_bytes()
+
+
+def test_bodies_of_mail_sent_long_ago_are_dropped_but_the_record_stays(flaky, clock):
+    bot, _ = flaky
+    bot.send_prompts(OCTOBER)
+
+    def october_prompt():
+        [row] = [r for r in bot.store.outgoing("prompt") if r["key"].endswith(":2026-10")]
+        return row
+
+    clock.advance(days=89)
+    bot.tick()
+    assert october_prompt()["message"], "kept for 90 days"
+    clock.advance(days=2)
+    bot.tick()
+    row = october_prompt()
+    assert row["message"] == b"" and row["sent_at"] and row["recipients"]
