@@ -6,20 +6,18 @@ whether a value is acceptable. Every method that depends on the time takes `now`
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bot.digest import build_digest
 from bot.digest_model import Digest
-from bot.events import Outcome, Prompt, PromptLine, Submission
+from bot.events import Outcome, Submission
 from bot.history import load_history
 from bot.measures import Measure, Person, load_register
+from bot.outreach import Outreach, period_label
 from bot.periods import (
     InvalidPeriod,
     Period,
@@ -29,13 +27,9 @@ from bot.periods import (
     period_for,
     reporting_period,
 )
-from bot.store import Outgoing, Store, StoredSubmission
-from bot.timetable import Action, due_actions
+from bot.store import Store, StoredSubmission
 from bot.tolerance import parse_tolerance, rag, status
 from bot.values import InvalidValue, format_value, parse_entry
-
-KEEP_SENT_MAIL = timedelta(days=90)  # sent messages' bodies; their records stay for good
-REFERENCE = re.compile(r"\[PM-(\d{4}-(?:\d{2}|Q[1-4]))-[0-9A-F]{4}\]", re.IGNORECASE)
 
 
 class Refused(Exception):
@@ -76,7 +70,7 @@ class StatusReport:
         }
 
 
-class Service:
+class Service(Outreach):
     def __init__(
         self,
         store: Store,
@@ -311,178 +305,6 @@ class Service:
 
     # -- prompts ----------------------------------------------------------------------------
 
-    def due_prompts(self, cycle: Period, now: datetime) -> list[Prompt]:
-        """One prompt per owner with outstanding measures in this cycle and no prompt sent yet."""
-        report = self.status(cycle, now)
-        done = {row["key"] for row in self.store.ledger("prompt")}
-        owners = [o for o in report.outstanding if f"{o}:{cycle}" not in done]
-        return list(self.prompts_for(cycle, report, owners).values())
-
-    def prompts_for(
-        self, cycle: Period, report: StatusReport, owners: Iterable[str]
-    ) -> dict[str, Prompt]:
-        """Owner -> the prompt listing their outstanding measures, with last value and target."""
-        wanted = set(owners)
-        outstanding = [
-            r for r in report.measures if r["revisions"] == 0 and r["owner_email"] in wanted
-        ]
-        last_values = self.last_values(r["id"] for r in outstanding)
-        by_owner: dict[str, list[PromptLine]] = defaultdict(list)
-        for row in outstanding:
-            last_period, last_value = last_values.get(row["id"], ("", ""))
-            by_owner[row["owner_email"]].append(
-                PromptLine(
-                    measure_id=row["id"],
-                    name=row["name"],
-                    period=row["period"],
-                    unit=row["unit"],
-                    target=format_value(row["target"], row["unit"]),
-                    last_value=last_value,
-                    last_period=last_period,
-                )
-            )
-        due = self.calendar.cycle_dates(cycle).due
-        return {
-            owner: Prompt(
-                owner_email=owner,
-                owner_name=self.person_name(owner),
-                cycle=str(cycle),
-                cycle_label=period_label(cycle),
-                due=f"{due:%A} {due.day} {due:%B %Y}",
-                reference=reference(owner, cycle),
-                lines=lines,
-            )
-            for owner, lines in sorted(by_owner.items())
-        }
-
-    def due_actions(self, now: datetime) -> tuple[list[Action], StatusReport | None]:
-        """What the clock asks for now (nothing in quiet hours), with the status it saw."""
-        if self.calendar.is_quiet(now):
-            return [], None
-        today = london_date(now)
-        cycle = reporting_period(today)
-        dates = self.calendar.cycle_dates(cycle)
-        if today < dates.prompt:
-            return [], None
-        report = self.status(cycle, now)
-        ledger = self.store.ledger_for_cycle(str(cycle))
-        done = {(row["kind"], row["key"]) for row in ledger}
-        prompted_today = {
-            row["key"].rpartition(":")[0]
-            for row in ledger
-            if row["kind"] == "prompt" and london_date(datetime.fromisoformat(row["at"])) == today
-        }
-        actions = due_actions(today, dates, report.outstanding, done, prompted_today=prompted_today)
-        return actions, report
-
-    def summary_context(self, cycle: Period, now: datetime) -> dict[str, Any]:
-        report = self.status(cycle, now)
-        exceptions = self.exceptions(cycle, now)
-        digest_day = self.calendar.cycle_dates(cycle).digest
-        return {
-            "cycle_label": period_label(cycle),
-            "submitted": report.submitted,
-            "due_count": len(report.measures),
-            "exceptions": exceptions,
-            "digest_day": f"{digest_day:%A} {digest_day.day} {digest_day:%B}",
-        }
-
-    def deputies_of(self, measure_ids: Iterable[str]) -> list[str]:
-        ids = set(measure_ids)
-        return sorted({m.deputy_email for m in self.store.measures() if m.id in ids} - {""})
-
-    def people_with_role(self, role: str) -> list[str]:
-        configured = {"coordinator": self.coordinators, "leadership": self.leaders}[role]
-        listed = {p.email for p in self.store.people() if role in p.roles}
-        return sorted(configured | listed)
-
-    def record_action(
-        self,
-        kind: str,
-        key: str,
-        now: datetime,
-        *,
-        outgoing: Outgoing | None = None,
-        transport_ref: str = "",
-        cycle: str = "",
-    ) -> bool:
-        """Record that an action was taken, queueing its email in the same transaction.
-
-        False (and nothing queued) when the ledger shows it was taken before: this is what
-        makes every prompt, reminder, escalation, summary and digest happen once.
-        """
-        reference = transport_ref or (outgoing.message_id if outgoing else "")
-        with self.store.atomic():
-            if not self.store.ledger_add(kind, key, now, reference, cycle):
-                return False
-            if outgoing is not None:
-                self.store.queue_outgoing(outgoing, now)
-        return True
-
-    def done(self, kind: str, key: str) -> bool:
-        return self.store.ledger_entry(kind, key) is not None
-
-    def record_prompt(self, prompt: Prompt, now: datetime, transport_ref: str) -> bool:
-        return self.record_action(
-            "prompt", prompt.ledger_key, now, transport_ref=transport_ref, cycle=prompt.cycle
-        )
-
-    def forget_old_mail(self, now: datetime) -> int:
-        return self.store.forget_sent_bodies(now - KEEP_SENT_MAIL)
-
-    def pending_mail(self) -> list[dict[str, Any]]:
-        return self.store.pending_outgoing()
-
-    def mail_sent(self, outgoing_id: int, transport_ref: str, now: datetime) -> None:
-        self.store.mark_sent(outgoing_id, transport_ref, now)
-
-    def mail_failed(self, outgoing_id: int, error: str, *, permanent: bool) -> None:
-        self.store.mark_send_failed(outgoing_id, error, permanent=permanent)
-
-    def last_values(self, measure_ids) -> dict[str, tuple[str, str]]:
-        """Measure id -> (period, display value) of its most recent figure."""
-        ids = list(measure_ids)
-        if not ids:
-            return {}
-        history = self.store.history_frame(ids)
-        units = {m.id: m.unit for m in self.store.measures()}
-        latest = history.sort_values(["measure_id", "period"]).groupby("measure_id").tail(1)
-        return {
-            row.measure_id: (
-                row.period,
-                format_value(nan_to_none(row.value), units[row.measure_id]),
-            )
-            for row in latest.itertuples()
-        }
-
-    def cycle_for_reply(self, message_refs: list[str], subject: str) -> str | None:
-        """The cycle a reply answers: from the prompt it replies to, else from the subject."""
-        entry = self.store.ledger_by_ref("prompt", message_refs)
-        if entry is not None:
-            return entry["key"].rpartition(":")[2]
-        match = REFERENCE.search(subject or "")
-        return match.group(1).upper() if match else None
-
-    # -- inbound messages -------------------------------------------------------------------
-
-    def inbound(self, limit: int = 50) -> list[dict[str, Any]]:
-        """The latest messages received, oldest of them first."""
-        return self.store.inbound(limit)
-
-    def inbound_seen(self, message_id: str) -> bool:
-        return self.store.inbound_seen(message_id)
-
-    def record_inbound(self, *, reply: Outgoing | None = None, **fields: Any) -> bool:
-        """Record an inbound message and queue its answer together: a crash between the two
-        would otherwise leave a message marked as handled whose confirmation never goes."""
-        with self.store.atomic():
-            if not self.store.record_inbound(**fields):
-                return False
-            if reply is not None:
-                self.store.queue_outgoing(reply, fields["received_at"])
-        return True
-
-
 def rag_of(measure: Measure, value: float) -> str:
     return rag(
         value,
@@ -503,16 +325,4 @@ def latest_period(frequency: str, cycle: Period) -> Period:
     return period_for("quarterly", cycle.shift(-((cycle.month or 0) % 3)))  # type: ignore[return-value]
 
 
-def period_label(period: Period) -> str:
-    if period.frequency == "quarterly":
-        return f"Q{period.quarter} {period.year} ({period.start:%B} to {period.end:%B})"
-    return f"{period.start:%B %Y}"
 
-
-def reference(owner_email: str, cycle: Period) -> str:
-    digest = hashlib.sha1(f"{owner_email}:{cycle}".encode()).hexdigest()[:4].upper()
-    return f"PM-{cycle}-{digest}"
-
-
-def nan_to_none(value: Any) -> float | None:
-    return None if value is None or value != value else float(value)

@@ -1,0 +1,95 @@
+"""pmbot's database schema, as the migrations that build it, oldest first.
+
+`Store.migrate()` applies the ones a database has not seen (tracked in `PRAGMA user_version`).
+"""
+
+# Each entry moves the schema one version on; never edit one that has shipped, append a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE measures (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        area TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT '',
+        limitations TEXT NOT NULL DEFAULT '',
+        source TEXT NOT NULL DEFAULT '',
+        unit TEXT NOT NULL,
+        better TEXT NOT NULL,
+        target REAL NOT NULL,
+        amber_tolerance TEXT NOT NULL DEFAULT '',
+        red_tolerance TEXT NOT NULL DEFAULT '',
+        frequency TEXT NOT NULL DEFAULT 'monthly',
+        owner_email TEXT NOT NULL,
+        deputy_email TEXT NOT NULL DEFAULT '',
+        active INTEGER NOT NULL DEFAULT 1,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE people (
+        email TEXT PRIMARY KEY,
+        name TEXT NOT NULL DEFAULT '',
+        slack_user_id TEXT,
+        roles TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE submissions (
+        id INTEGER PRIMARY KEY,
+        measure_id TEXT NOT NULL REFERENCES measures(id),
+        period TEXT NOT NULL,
+        value REAL,
+        status TEXT NOT NULL CHECK (status IN ('value', 'not_available')),
+        reason TEXT NOT NULL DEFAULT '',
+        commentary TEXT NOT NULL DEFAULT '',
+        submitted_by TEXT NOT NULL,
+        channel TEXT NOT NULL CHECK (channel IN ('slack', 'email', 'cli', 'import')),
+        source_ref TEXT NOT NULL UNIQUE,
+        received_at TEXT NOT NULL
+    );
+    CREATE INDEX submissions_by_period ON submissions (period, measure_id, id);
+    CREATE INDEX submissions_by_measure ON submissions (measure_id, period, id);
+    CREATE TRIGGER submissions_are_append_only_update BEFORE UPDATE ON submissions
+    BEGIN SELECT RAISE(ABORT, 'submissions are append-only: add a correction instead'); END;
+    CREATE TRIGGER submissions_are_append_only_delete BEFORE DELETE ON submissions
+    BEGIN SELECT RAISE(ABORT, 'submissions are append-only: nothing is ever deleted'); END;
+    CREATE TABLE ledger (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        at TEXT NOT NULL,
+        transport_ref TEXT NOT NULL DEFAULT '',
+        UNIQUE (kind, key)
+    );
+    CREATE TABLE inbound (
+        id INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL UNIQUE,
+        channel TEXT NOT NULL,
+        sender TEXT NOT NULL DEFAULT '',
+        subject TEXT NOT NULL DEFAULT '',
+        received_at TEXT NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('stored', 'rejected', 'ignored')),
+        reason TEXT NOT NULL DEFAULT ''
+    );
+    """,
+    # 2: the outbox. A message is queued in the same transaction as the decision to send it,
+    # then delivered; a failed delivery stays queued and is retried, so nothing is lost.
+    """
+    CREATE TABLE outgoing (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL UNIQUE,
+        recipients TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        message BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        failed INTEGER NOT NULL DEFAULT 0,
+        transport_ref TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX outgoing_pending ON outgoing (id) WHERE sent_at IS NULL AND failed = 0;
+    """,
+    # 3: the ledger knows each action's cycle, so a tick reads one cycle's rows, not them all.
+    """
+    ALTER TABLE ledger ADD COLUMN cycle TEXT NOT NULL DEFAULT '';
+    CREATE INDEX ledger_by_cycle ON ledger (cycle);
+    """,
+)
