@@ -89,7 +89,7 @@ def play_cycle(bot: Bot, clock: DemoClock, cycle) -> str:
 
     clock.set(dates.escalation, time(10))
     report = service.status(cycle, clock())
-    exceptions = service.exceptions(cycle, clock())
+    exceptions = service.exceptions(cycle, clock(), report)
     for row in exceptions:
         row["why"] = ", ".join(EXCEPTION_LABELS[r] for r in row["exception_reasons"])
     clock.set(dates.digest, time(9))

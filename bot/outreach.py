@@ -100,7 +100,7 @@ class Outreach:
 
     def summary_context(self, cycle: Period, now: datetime) -> dict[str, Any]:
         report = self.status(cycle, now)
-        exceptions = self.exceptions(cycle, now)
+        exceptions = self.exceptions(cycle, now, report)
         digest_day = self.calendar.cycle_dates(cycle).digest
         return {
             "cycle_label": period_label(cycle),

@@ -271,9 +271,14 @@ class Service(Outreach):
             "due": self.calendar.cycle_dates(period).due.isoformat(),
         }
 
-    def digest(self, cycle: Period, now: datetime) -> Digest:
-        """The digest model of a cycle: every measure with its status, SPC reading, trends."""
-        report = self.status(cycle, now)
+    def digest(
+        self, cycle: Period, now: datetime, report: StatusReport | None = None
+    ) -> Digest:
+        """The digest model of a cycle: every measure with its status, SPC reading, trends.
+
+        Pass the cycle's `report` when the caller already has it, so it is not read twice.
+        """
+        report = report or self.status(cycle, now)
         return build_digest(
             cycle=cycle,
             measures=self.store.measures(),
@@ -285,14 +290,17 @@ class Service(Outreach):
             cycle_label=period_label(cycle),
         )
 
-    def exceptions(self, cycle: Period, now: datetime) -> list[dict[str, Any]]:
+    def exceptions(
+        self, cycle: Period, now: datetime, report: StatusReport | None = None
+    ) -> list[dict[str, Any]]:
         """The digest's exceptions, worst first, as status rows plus why each is one.
 
         Red, missing after the due date, special-cause concern, consistently failing; a missing
         figure mutes the other reasons for its measure.
         """
-        digest = self.digest(cycle, now)
-        rows = {r["id"]: r for r in self.status(cycle, now).measures}
+        report = report or self.status(cycle, now)
+        digest = self.digest(cycle, now, report)
+        rows = {r["id"]: r for r in report.measures}
         return [
             rows[m.id] | {
                 "exception_reasons": list(m.exception_reasons),

@@ -90,7 +90,8 @@ class SlackRuntime:
         cycle = cycle or current_cycle(now)
         service = self.bot.service
         report = service.status(cycle, now)
-        reasons = {row["id"]: row["exception_reasons"] for row in service.exceptions(cycle, now)}
+        exceptions = service.exceptions(cycle, now, report)
+        reasons = {row["id"]: row["exception_reasons"] for row in exceptions}
         names = {p.email: p.name for p in self.bot.store.people() if p.name}
         rows = [
             row
