@@ -98,12 +98,6 @@ def main() -> None:
             started = time.perf_counter()
             results = bot.poll_mail().results
             elapsed = time.perf_counter() - started
-            # A poll sends at most one outbox batch; the rest go on the next. Time those too.
-            started = time.perf_counter()
-            drained = 0
-            while sent := bot.deliver_mail():
-                drained += sent
-            drain = time.perf_counter() - started
             bot.close()
             with dovecot.client(account) as client:
                 left = len(client.search("ALL"))
@@ -119,10 +113,6 @@ def main() -> None:
         how = security + (", Dovecot without fsync" if args.no_fsync else "")
         print(f"bot.poll_mail() over IMAP ({how}): {len(results)} replies in {elapsed:.2f}s"
               f" = {len(results) / elapsed:.0f} replies/s")  # fmt: skip
-        if drained:
-            total = elapsed + drain
-            print(f"then {drained} queued confirmations in {drain:.2f}s; with them "
-                  f"{len(results) / total:.0f} replies/s")  # fmt: skip
 
 
 if __name__ == "__main__":
