@@ -188,7 +188,7 @@ def typed_line(bot: Bot, line: PromptLine) -> str:
     value = last if last and last != "n/a" else line.target
     measure = bot.service.measure(line.measure_id)
     figure = parse_entry(value, line.unit).value
-    if measure and figure is not None and rag_of(measure, figure) == "red":
+    if measure and figure is not None and rag_of(measure, figure, line.period) == "red":
         comment = "behind plan: recovery actions agreed at the October review"
     else:
         comment = COMMENTS[sum(map(ord, line.measure_id)) % len(COMMENTS)]

@@ -23,6 +23,16 @@ from typing import Any
 
 import yaml
 
+from bot.targets import (
+    InvalidHistory,
+    Rebase,
+    TargetStep,
+    parse_rebase,
+    parse_targets,
+    rebase_for,
+    target_for,
+    to_plain,
+)
 from bot.tolerance import InvalidTolerance, parse_tolerance
 from bot.values import MEASURE_ID_PATTERN
 
@@ -32,7 +42,8 @@ FREQUENCIES = ("monthly", "quarterly")
 ROLES = ("owner", "deputy", "coordinator", "leadership")
 FIELDS = (
     "id", "name", "area", "description", "limitations", "source", "unit", "better", "target",
-    "amber_tolerance", "red_tolerance", "frequency", "owner_email", "deputy_email",
+    "amber_tolerance", "red_tolerance", "frequency", "owner_email", "deputy_email", "targets",
+    "rebase",
 )  # fmt: skip
 EMAIL_PATTERN = re.compile(r"^[^@\s<>,;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
@@ -44,7 +55,7 @@ class Measure:
     area: str
     unit: str
     better: str
-    target: float
+    target: float | None  # the latest target; None for a measure that is only monitored
     owner_email: str
     description: str = ""
     limitations: str = ""
@@ -54,13 +65,30 @@ class Measure:
     frequency: str = "monthly"
     deputy_email: str = ""
     active: bool = True
+    # Every target the measure has had, oldest first; a plain `target:` is one step from ever.
+    targets: tuple[TargetStep, ...] = ()
+    rebase: tuple[Rebase, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.targets and self.target is not None:
+            object.__setattr__(self, "targets", (TargetStep("", float(self.target)),))
+
+    def target_for(self, period: str) -> float | None:
+        """The target in force for a figure of ``period`` (None: monitored, no target)."""
+        return target_for(self.targets, period)
+
+    def rebase_for(self, period: str) -> Rebase | None:
+        """The rebase that starts the group ``period`` belongs to, if any."""
+        return rebase_for(self.rebase, period)
 
     def may_submit(self, email: str) -> bool:
         """Only the owner and the deputy may send a figure for a measure."""
         return email.lower() in {self.owner_email, self.deputy_email} - {""}
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        row = asdict(self)
+        row["targets"], row["rebase"] = to_plain(self.targets), to_plain(self.rebase)
+        return row
 
 
 @dataclass(frozen=True)
@@ -196,7 +224,9 @@ def validate_measure(number: int, row: Any, problems: list[Problem]) -> Measure 
         problem("id", "missing; give an id such as OD-01")
     elif not MEASURE_ID_PATTERN.fullmatch(measure_id):
         problem(
-            "id", f"{measure_id!r} is not a valid id; use letters, a hyphen and digits, e.g. OD-01"
+            "id",
+            f"{measure_id!r} is not a valid id; use up to 20 letters, digits, '-', '_', '.' or "
+            "'/', starting with a letter and holding a digit, e.g. OD-01 or KPI-1.2",
         )
     for name in ("name", "area"):
         if not text(name):
@@ -211,7 +241,23 @@ def validate_measure(number: int, row: Any, problems: list[Problem]) -> Measure 
     if frequency not in FREQUENCIES:
         problem("frequency", f"{frequency!r} is not allowed; use monthly or quarterly")
 
-    target = parse_target(text("target"), problem)
+    target = parse_target(text("target"), problem) if text("target") else None
+    steps: tuple[TargetStep, ...] = ()
+    rebases: tuple[Rebase, ...] = ()
+    for name, parse in (("targets", parse_targets), ("rebase", parse_rebase)):
+        try:
+            parsed = parse(row.get(name))
+        except InvalidHistory as exc:
+            problem(name, str(exc))
+            continue
+        if name == "targets":
+            steps = parsed  # type: ignore[assignment]
+        else:
+            rebases = parsed  # type: ignore[assignment]
+    if steps and text("target"):
+        problem("targets", "give either target or targets, not both")
+    if steps:
+        target = steps[-1].value
     tolerances = {}
     for name in ("amber_tolerance", "red_tolerance"):
         try:
@@ -245,20 +291,19 @@ def validate_measure(number: int, row: Any, problems: list[Problem]) -> Measure 
         source=text("source"),
         unit=unit,
         better=better,
-        target=float(target),  # type: ignore[arg-type]  # checked above
+        target=target,
         amber_tolerance=text("amber_tolerance"),
         red_tolerance=text("red_tolerance"),
         frequency=frequency,
         owner_email=owner,
         deputy_email=deputy,
         active=str(row.get("active", True)).strip().lower() not in {"false", "0", "no"},
+        targets=steps,
+        rebase=rebases,
     )
 
 
 def parse_target(raw: str, problem) -> float | None:
-    if not raw:
-        problem("target", "missing; every measure needs a numeric target")
-        return None
     try:
         target = float(raw.replace(",", "").rstrip("%").lstrip("£"))
     except ValueError:

@@ -92,4 +92,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE ledger ADD COLUMN cycle TEXT NOT NULL DEFAULT '';
     CREATE INDEX ledger_by_cycle ON ledger (cycle);
     """,
+    # 4: a measure's targets over time and its rebases, as JSON lists (bot.targets.to_plain).
+    # `targets` is authoritative once written; '' marks a row from before, whose `target`
+    # column is its only target. `target` stays NOT NULL (SQLite cannot relax it without
+    # rebuilding a table that submissions reference), so a monitored measure stores 0 there.
+    """
+    ALTER TABLE measures ADD COLUMN targets TEXT NOT NULL DEFAULT '';
+    ALTER TABLE measures ADD COLUMN rebase TEXT NOT NULL DEFAULT '[]';
+    """,
 )

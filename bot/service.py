@@ -245,7 +245,7 @@ class Service(Outreach):
             not_available=bool(latest and latest["status"] == "not_available"),
             overdue=self.calendar.is_overdue(period, now),
             better=measure.better,
-            target=measure.target,
+            target=measure.target_for(str(period)),
             amber=parse_tolerance(measure.amber_tolerance),
             red=parse_tolerance(measure.red_tolerance),
         )
@@ -256,7 +256,7 @@ class Service(Outreach):
             "period": str(period),
             "unit": measure.unit,
             "better": measure.better,
-            "target": measure.target,
+            "target": measure.target_for(str(period)),
             "owner_email": measure.owner_email,
             "deputy_email": measure.deputy_email,
             "value": value,
@@ -313,11 +313,15 @@ class Service(Outreach):
 
     # -- prompts ----------------------------------------------------------------------------
 
-def rag_of(measure: Measure, value: float) -> str:
+def rag_of(measure: Measure, value: float, period: str) -> str:
+    """The colour of a figure against the target in force for its own period."""
+    target = measure.target_for(period)
+    if target is None:
+        return "monitored"
     return rag(
         value,
         measure.better,
-        measure.target,
+        target,
         parse_tolerance(measure.amber_tolerance),
         parse_tolerance(measure.red_tolerance),
     )

@@ -22,7 +22,10 @@ Special-cause rules, within a group, highest precedence first (a point gets one 
    equal neighbour breaks the run;
 3. ``two_in_three``: of 3 consecutive points all strictly on the same side of the mean, at
    least 2 lie beyond two sigma but within the limits; those (not the third) are flagged. A
-   point outside the limits does not count here (rule 1 has it), as in the reference;
+   point outside the limits does not count here (rule 1 has it), as in the reference. With
+   ``rules="mdc2023"`` (Making Data Count's later reading, as its Power BI SPC tool does it) a
+   point outside the limits does count towards the two, though it stays flagged by rule 1;
+   the setting ``PMBOT_SPC_RULES`` chooses, ``ptd`` by default;
 4. ``shift``: every point of a run of 7 or more strictly on one side of the mean; a point
    exactly on the mean breaks the run.
 
@@ -49,7 +52,9 @@ Where we differ from the reference, on purpose:
   direction, as in the reference; but the reference judges it by the very next step even when
   that step belongs to no trend (say a repeated value between a rise and a fall), which can
   call the last point of a rise "falling". Here a point takes the direction of a trend it is in.
-- The reference warns when a group has fewer than 13 points ("trial limits"); we do not.
+- Trial limits. The reference warns when a group has fewer than 13 points; here a group of
+  fewer than ``MIN_FIXED_POINTS`` (12) values has *trial* limits, which ``analyse`` reports
+  (``trial_limits`` in its summary) for every output to say so.
 
 ``xmr`` charts one series and is the plain statement of these rules; ``analyse`` charts every
 measure of a history at once with numpy group operations (``bot.spc_engine``) and is tested to
@@ -83,6 +88,7 @@ from bot.spc_engine import (
     LIMIT_FACTOR,
     MR_OUTLIER_FACTOR,
     RULES,
+    RULE_SETS,
     RUN_LENGTH,
     SIGMA_FACTOR,
     SPECIAL_CAUSES,
@@ -96,6 +102,7 @@ __all__ = [
     "MIN_FIXED_POINTS",
     "MR_OUTLIER_FACTOR",
     "RULES",
+    "RULE_SETS",
     "RUN_LENGTH",
     "SPECIAL_CAUSES",
     "VARIATIONS",
@@ -135,6 +142,7 @@ def xmr(
     fix_after_n_points: int | None = None,
     rebase_at: Iterable[int] = (),
     screen_outliers: bool = True,
+    rules: str = "ptd",
 ) -> pd.DataFrame:
     """Chart one series: one row per value (a gap is None or NaN), columns ``COLUMNS``.
 
@@ -158,13 +166,16 @@ def xmr(
     """
     direction = _direction(better)
     _check_baseline(fix_after_n_points)
+    _check_rules(rules)
     index = values.index if isinstance(values, pd.Series) else None
     y = [math.nan if pd.isna(v) else float(v) for v in values]
     starts = _group_starts(len(y), rebase_at)
 
     columns: dict[str, list] = {name: [] for name in COLUMNS}
     for number, (start, stop) in enumerate(itertools.pairwise([*starts, len(y)])):
-        group = _chart_group(y[start:stop], direction, fix_after_n_points, screen_outliers)
+        group = _chart_group(
+            y[start:stop], direction, fix_after_n_points, screen_outliers, rules
+        )
         group["group"] = [number] * (stop - start)
         for name in COLUMNS:
             columns[name].extend(group[name])
@@ -179,7 +190,11 @@ def xmr(
 
 
 def _chart_group(
-    y: list[float], direction: int, fix_after_n_points: int | None, screen_outliers: bool
+    y: list[float],
+    direction: int,
+    fix_after_n_points: int | None,
+    screen_outliers: bool,
+    rules: str = "ptd",
 ) -> dict[str, list]:
     """Every column but ``group`` for one group of points (gaps included)."""
     mean, mr_mean = _mean_and_mr(y[:fix_after_n_points], screen_outliers)
@@ -198,7 +213,7 @@ def _chart_group(
     columns["mr"] = [math.nan] + [abs(b - a) for a, b in itertools.pairwise(y)]
 
     present = [i for i, value in enumerate(y) if not math.isnan(value)]
-    causes = _special_causes([y[i] for i in present], lines)
+    causes = _special_causes([y[i] for i in present], lines, rules)
     for name in _LABEL_COLUMNS:
         columns[name] = [None] * len(y)
     for i, cause in zip(present, causes, strict=True):
@@ -242,7 +257,7 @@ def _mean(values: Iterable[float]) -> float:
 
 
 def _special_causes(
-    points: Sequence[float], lines: dict[str, float]
+    points: Sequence[float], lines: dict[str, float], rules: str = "ptd"
 ) -> list[tuple[str, bool] | None]:
     """(rule, is_high) for each point of one group, None for common cause; no gaps in points."""
     n = len(points)
@@ -268,10 +283,12 @@ def _special_causes(
         if run[0] != 0 and run.count(run[0]) == RUN_LENGTH - 1:
             trend[end - RUN_LENGTH + 1 : end + 1] = [run[0]] * RUN_LENGTH
 
+    # Under mdc2023 a point outside the limits counts towards the two as well.
+    beyond_two = [a or (rules == "mdc2023" and b) for a, b in zip(near, outside, strict=True)]
     two_in_three = [False] * n
     for start in range(n - 2):
         window = range(start, start + 3)
-        if sum(near[i] for i in window) >= 2 and abs(sum(side[i] for i in window)) == 3:
+        if sum(beyond_two[i] for i in window) >= 2 and abs(sum(side[i] for i in window)) == 3:
             for i in window:
                 two_in_three[i] = two_in_three[i] or near[i]
 
@@ -314,6 +331,7 @@ def analyse(
     *,
     fix_after_n_points: int | None = None,
     screen_outliers: bool = True,
+    rules: str = "ptd",
 ) -> pd.DataFrame:
     """Chart every measure of a history at once, with the same results as ``xmr`` on each.
 
@@ -327,7 +345,9 @@ def analyse(
     of ``xmr`` added (``value`` as a float; ``group`` counted within each measure).
     ``df.attrs["summary"]`` is a DataFrame indexed by measure_id with ``variation`` and
     ``assurance`` (as ``xmr``'s attrs), ``latest_period`` and ``latest_value`` (the latest
-    non-missing point), and the latest group's ``mean``, ``lpl`` and ``upl``.
+    non-missing point), and the latest group's ``mean``, ``lpl`` and ``upl``, ``points`` (its
+    number of values), ``trial_limits`` (fewer than ``MIN_FIXED_POINTS`` of them) and
+    ``group_start`` (the period of its first row).
 
     >>> history = pd.DataFrame({
     ...     "measure_id": ["A"] * 8 + ["B"] * 6,
@@ -347,6 +367,7 @@ def analyse(
     if absent:
         raise ValueError(f"history lacks the column(s) {', '.join(absent)}")
     _check_baseline(fix_after_n_points)
+    _check_rules(rules)
     rows = history.sort_values(["measure_id", "period"], ignore_index=True)
     measure = rows["measure_id"].to_numpy()
     period = rows["period"].to_numpy()
@@ -378,7 +399,7 @@ def analyse(
     lines = engine.compute_lines(
         y, group, fix_after_n_points=fix_after_n_points, screen_outliers=screen_outliers
     )
-    labels = engine.special_causes(y, group, direction, lines)
+    labels = engine.special_causes(y, group, direction, lines, rules)
     first_group = group[np.flatnonzero(starts_measure)]
     computed = {"value": y, "group": group - first_group[measure_number], **lines, **labels}
     charts = rows.assign(**{name: _column(name, computed[name], rows.index) for name in COLUMNS})
@@ -394,7 +415,28 @@ def analyse(
         ),
         {name: lines[name][last_row] for name in ("mean", "lpl", "upl")},
     )
+    charts.attrs["summary"] = charts.attrs["summary"].join(
+        _latest_groups(rows["period"], y, group, last_row, measure[last_row])
+    )
     return charts
+
+
+def _latest_groups(
+    period: pd.Series, y: np.ndarray, group: np.ndarray, last_row: np.ndarray, ids: np.ndarray
+) -> pd.DataFrame:
+    """Each measure's latest group: its first period, its number of values, trial or not."""
+    latest_group = group[last_row]
+    points = np.bincount(group[~np.isnan(y)], minlength=int(group[-1]) + 1 if len(group) else 0)
+    first_row = np.searchsorted(group, latest_group)
+    counts = points[latest_group] if len(points) else np.zeros(len(ids), dtype=int)
+    return pd.DataFrame(
+        {
+            "points": counts,
+            "trial_limits": counts < MIN_FIXED_POINTS,
+            "group_start": period.to_numpy()[first_row],
+        },
+        index=pd.Index(ids, name="measure_id"),
+    )
 
 
 def _summary(
@@ -454,6 +496,11 @@ def _direction(better: str) -> int:
     if better not in BETTER_DIRECTION:
         raise ValueError(f"better must be up, down or neutral, not {better!r}")
     return BETTER_DIRECTION[better]
+
+
+def _check_rules(rules: str) -> None:
+    if rules not in RULE_SETS:
+        raise ValueError(f"rules must be one of {', '.join(RULE_SETS)}, not {rules!r}")
 
 
 def _check_baseline(fix_after_n_points: int | None) -> None:

@@ -26,6 +26,7 @@ MR_OUTLIER_FACTOR = 3.267
 RUN_LENGTH = 7
 
 RULES = ("outside_limits", "trend", "two_in_three", "shift")  # in order of precedence
+RULE_SETS = ("ptd", "mdc2023")
 SPECIAL_CAUSES = ("improvement", "concern", "neutral")
 VARIATIONS = (
     "common_cause",
@@ -129,12 +130,18 @@ def _in_long_run(codes: np.ndarray, first: np.ndarray, min_length: int) -> np.nd
 
 
 def special_causes(
-    y: np.ndarray, group: np.ndarray, direction: np.ndarray, lines: dict[str, np.ndarray]
+    y: np.ndarray,
+    group: np.ndarray,
+    direction: np.ndarray,
+    lines: dict[str, np.ndarray],
+    rules: str = "ptd",
 ) -> dict[str, np.ndarray]:
     """Rule, special cause and variation labels per row (None for a gap).
 
     ``direction`` per row is +1 (higher is better), -1 (lower is better) or 0 (neutral).
     The rules see only the non-missing points, in order: a gap neither breaks nor joins a run.
+    ``rules`` is ``ptd`` or ``mdc2023`` (a point outside the limits also counts towards two in
+    three; see ``bot.spc``).
     """
     rows = np.flatnonzero(~np.isnan(y))
     v, g = y[rows], group[rows]
@@ -159,7 +166,8 @@ def special_causes(
     in_two_of_three = np.zeros(len(v), dtype=bool)
     if len(v) >= 3:
         k = len(v) - 2
-        near_count = near[:k].astype(np.int8) + near[1 : k + 1] + near[2:]
+        beyond_two = near | outside if rules == "mdc2023" else near
+        near_count = beyond_two[:k].astype(np.int8) + beyond_two[1 : k + 1] + beyond_two[2:]
         side_sum = side[:k] + side[1 : k + 1] + side[2:]
         window = (g[:k] == g[2:]) & (near_count >= 2) & (np.abs(side_sum) == 3)
         covered = np.zeros(len(v), dtype=bool)

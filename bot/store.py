@@ -13,6 +13,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -27,6 +28,7 @@ from sqlite_utils.db import quote_identifier
 
 from bot.measures import Measure, Person
 from bot.schema import MIGRATIONS
+from bot.targets import parse_rebase, parse_targets
 
 
 @dataclass(frozen=True)
@@ -413,12 +415,21 @@ def measure_row(measure: Measure, now: datetime) -> dict[str, Any]:
     row = measure.as_dict()
     row["active"] = int(measure.active)
     row["updated_at"] = iso(now)
+    row["target"] = 0.0 if measure.target is None else measure.target  # see migration 4
+    row["targets"] = json.dumps(row["targets"])
+    row["rebase"] = json.dumps(row["rebase"])
     return row
 
 
 def measure_from_row(row: dict[str, Any]) -> Measure:
     fields = {k: v for k, v in row.items() if k != "updated_at"}
     fields["active"] = bool(fields["active"])
+    if fields["targets"]:
+        fields["targets"] = parse_targets(json.loads(fields["targets"]) or None)
+        fields["target"] = fields["targets"][-1].value if fields["targets"] else None
+    else:  # a row from before migration 4: one target, from ever
+        fields["targets"] = ()
+    fields["rebase"] = parse_rebase(json.loads(fields["rebase"]) or None)
     return Measure(**fields)
 
 

@@ -168,13 +168,14 @@ def status(
     not_available: bool,
     overdue: bool,
     better: str,
-    target: float,
+    target: float | None,
     amber: Tolerance | None,
     red: Tolerance | None,
 ) -> str:
     """The status of one measure for one period, as shown in the pack and ``status --json``.
 
-    - a submitted value: its colour, ``"green"``, ``"amber"`` or ``"red"`` (late or not)
+    - a submitted value: its colour, ``"green"``, ``"amber"`` or ``"red"`` (late or not);
+      ``"monitored"`` when no target is in force for the period (no colour at all)
     - a submitted gap with a reason: ``"not_available"``
     - nothing submitted: ``"missing"`` once overdue, ``"outstanding"`` before
 
@@ -195,4 +196,6 @@ def status(
         return "not_available"
     if value is None:
         raise ValueError("a submission has a value or is marked not available")
+    if target is None:
+        return "monitored"
     return rag(value, better, target, amber, red)

@@ -257,7 +257,8 @@ def _first_red(measure: Measure, periods: tuple[str, ...], values: tuple[float, 
     amber = parse_tolerance(measure.amber_tolerance)
     red = parse_tolerance(measure.red_tolerance)
     for period, value in zip(periods, values, strict=True):
-        if rag(value, measure.better, measure.target, amber, red) == "red":
+        target = measure.target_for(period)
+        if target is not None and rag(value, measure.better, target, amber, red) == "red":
             return period
     return None
 

@@ -18,8 +18,17 @@ from typing import NoReturn
 
 # re.ASCII throughout: without it [A-Za-z] under IGNORECASE also matches the Kelvin sign
 # and \d matches Arabic-Indic digits, which would slip past validation.
-MEASURE_ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9]{0,5}-[0-9]{1,4}", re.ASCII)
-"""A measure id such as OD-01 or ITSM-04. Unanchored: use `fullmatch` to validate one."""
+MEASURE_ID_PATTERN = re.compile(
+    r"(?=[A-Za-z][A-Za-z0-9_./-]{0,19}(?![A-Za-z0-9_./-]))[A-Za-z][A-Za-z0-9_./-]*[0-9][A-Za-z0-9_./-]*"
+    r"(?<![_./-])",
+    re.ASCII,
+)
+"""A measure id as registers write them: OD-01, SC-00297, KPI-1.2, CS_01, NI195, PI-CS-001.
+
+Up to 20 letters, digits, '-', '_', '.' and '/', starting with a letter, ending with a letter or
+digit, and holding at least one digit. None of these is ':', '=' or a space, so 'ID: value'
+stays unambiguous; the digit keeps prose such as 'Note: ...' or 'Regards: ...' from reading as
+an answer line. Unanchored: use `fullmatch` to validate one."""
 
 UNITS = ("%", "days", "count", "£", "score")
 MAX_COMMENTARY = 2000

@@ -622,6 +622,9 @@ def test_analyse_summarises_each_measure():
         "mean": pytest.approx(150 / 13),
         "lpl": pytest.approx(150 / 13 - 2.66 * 4),
         "upl": pytest.approx(150 / 13 + 2.66 * 4),
+        "points": 13,
+        "trial_limits": False,
+        "group_start": 0,
     }
     assert summary.loc["B", "variation"] == "common_cause"
     assert summary.loc["B", "latest_period"] == 0
@@ -704,3 +707,66 @@ def test_the_docstring_examples_run(module):
 
     assert result.attempted > 0
     assert result.failed == 0
+
+
+# --- rule sets: ptd (the default) and mdc2023 -----------------------------------------------
+# A fixed baseline of 9, 11, 9, 11, ... has mean 10 and every moving range 2, so by hand:
+# limits 10 -/+ 2.66 x 2 = 4.68 and 15.32; two sigma 10 -/+ 2 x (2.66 / 3) x 2 = 6.453 and
+# 13.547. The points after it are judged against those lines.
+MDC_BASELINE = [9.0, 11.0] * 6
+
+
+@pytest.mark.parametrize(
+    ("tail", "ptd", "mdc2023"),
+    [
+        # 14 is beyond two sigma, 16 beyond the limits, 11 above the mean: three on one side
+        # with two beyond two sigma once the point outside the limits counts.
+        ([14, 16, 11], [None, "outside_limits", None], ["two_in_three", "outside_limits", None]),
+        # The same below the mean.
+        ([6, 4, 9.5], [None, "outside_limits", None], ["two_in_three", "outside_limits", None]),
+        # The point outside is on the other side of the mean: no window of three on one side.
+        ([14, 4, 11], [None, "outside_limits", None], [None, "outside_limits", None]),
+        # Two beyond two sigma within the limits: both rule sets flag them alike.
+        ([14, 14.5, 11], ["two_in_three", "two_in_three", None], ["two_in_three"] * 2 + [None]),
+    ],
+)
+def test_mdc2023_counts_a_point_beyond_the_limits_towards_two_in_three(tail, ptd, mdc2023):
+    for rules, expected in (("ptd", ptd), ("mdc2023", mdc2023)):
+        chart = xmr(MDC_BASELINE + tail, better="up", fix_after_n_points=12, rules=rules)
+        assert chart["upl"].iloc[0] == pytest.approx(15.32)
+        assert chart["sigma_2_upper"].iloc[0] == pytest.approx(10 + 2 * 2.66 / 3 * 2)
+        assert chart["rule"].tolist()[12:] == expected, rules
+        assert chart["rule"].tolist()[:12] == [None] * 12
+
+
+def test_analyse_and_xmr_agree_under_mdc2023():
+    values = MDC_BASELINE + [14, 16, 11, 6, 4, 9.5]
+    history = pd.DataFrame(
+        {"measure_id": "A", "period": range(len(values)), "value": values, "better": "down"}
+    )
+    charts = analyse(history, rules="mdc2023")
+    one = xmr(values, better="down", rules="mdc2023")
+    assert charts["rule"].tolist() == one["rule"].tolist()
+    assert charts["variation"].tolist() == one["variation"].tolist()
+
+
+def test_an_unknown_rule_set_is_refused_by_name():
+    with pytest.raises(ValueError, match="ptd, mdc2023"):
+        xmr([1, 2, 3], rules="nhs")
+
+
+def test_a_group_of_fewer_than_12_values_has_trial_limits_from_its_rebase():
+    history = pd.DataFrame(
+        {
+            "measure_id": ["A"] * 20,
+            "period": [f"2025-{m:02}" for m in range(1, 13)] + [f"2026-{m:02}" for m in range(1, 9)],
+            "value": [70.0 + (m % 3) for m in range(12)] + [50.0 + (m % 2) for m in range(8)],
+            "better": "down",
+            "rebase": [False] * 12 + [True] + [False] * 7,
+        }
+    )
+    summary = analyse(history).attrs["summary"].loc["A"]
+    assert summary["points"] == 8
+    assert bool(summary["trial_limits"])
+    assert summary["group_start"] == "2026-01"
+    assert summary["mean"] == pytest.approx(50.5)
