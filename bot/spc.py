@@ -87,8 +87,8 @@ from bot import spc_engine as engine
 from bot.spc_engine import (
     LIMIT_FACTOR,
     MR_OUTLIER_FACTOR,
-    RULES,
     RULE_SETS,
+    RULES,
     RUN_LENGTH,
     SIGMA_FACTOR,
     SPECIAL_CAUSES,

@@ -35,7 +35,7 @@ from bot.periods import InvalidPeriod, Period, parse_period
 
 
 class InvalidHistory(ValueError):
-    """A ``targets`` or ``rebase`` entry the register cannot hold; the message says how to fix it."""
+    """A `targets` or `rebase` entry the register cannot hold; the message says how to fix it."""
 
 
 @dataclass(frozen=True)

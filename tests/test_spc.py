@@ -759,7 +759,8 @@ def test_a_group_of_fewer_than_12_values_has_trial_limits_from_its_rebase():
     history = pd.DataFrame(
         {
             "measure_id": ["A"] * 20,
-            "period": [f"2025-{m:02}" for m in range(1, 13)] + [f"2026-{m:02}" for m in range(1, 9)],
+            "period": [f"2025-{m:02}" for m in range(1, 13)]
+            + [f"2026-{m:02}" for m in range(1, 9)],
             "value": [70.0 + (m % 3) for m in range(12)] + [50.0 + (m % 2) for m in range(8)],
             "better": "down",
             "rebase": [False] * 12 + [True] + [False] * 7,
