@@ -10,13 +10,21 @@ from its output by position, so the cost grows with the number of rows, not with
 A measure is an exception, for reasons in the order of ``EXCEPTION_REASONS``, when it is red,
 when its figure is missing after the due date, when its chart shows special-cause concern, or
 when its process will consistently fail its target. A missing figure mutes the other reasons
-(inhibition): leaders are told once, that the figure is missing.
+(inhibition): leaders are told once, that the figure is missing. "Consistently failing" needs
+settled limits: on trial limits (fewer than 12 values since the latest rebase) it is no reason.
+
+Each figure is judged against the target in force for its own period (``Measure.target_for``);
+assurance compares the latest group's limits with the target in force now. A measure without
+a target has no RAG colour and no assurance, so it is an exception only for its figure missing
+or for special-cause concern.
 
 >>> exception_reasons("missing", special_cause=None, variation="concern_high",
 ...                   assurance="consistent_fail")
 ('missing',)
 >>> exception_reasons("red", special_cause="concern", variation="concern_low", assurance=None)
 ('red', 'special_cause_concern')
+>>> exception_reasons("red", None, "common_cause", "consistent_fail", trial_limits=True)
+('red',)
 """
 
 from __future__ import annotations
@@ -34,10 +42,11 @@ from bot import spc
 from bot.digest_model import AreaSummary, Digest, MeasureView
 from bot.measures import Measure
 from bot.periods import Period, parse_period
+from bot.targets import rebase_for
 from bot.trends import in_own_frequency, project, spread, values_at, year_on_year
 from bot.values import format_value
 
-STATUSES = ("green", "amber", "red", "missing", "not_available", "outstanding")
+STATUSES = ("green", "amber", "red", "monitored", "missing", "not_available", "outstanding")
 SPC_KINDS = ("improvement", "concern", "neutral", "common_cause")
 SERIES_POINTS = 24  # the chart shows the last 13; the rest give the renderers some room
 SERIES_COLUMNS = ["period", "value", "mean", "lpl", "upl", "special_cause"]
@@ -53,6 +62,7 @@ def build_digest(
     as_of: datetime,
     due: date,
     cycle_label: str,
+    spc_rules: str = "ptd",
 ) -> Digest:
     """The digest of ``cycle``: one view per status row, area summaries, who is outstanding.
 
@@ -81,10 +91,11 @@ def build_digest(
     periods = {row["id"]: str(row["period"]) for row in rows}
 
     frame = _cycle_history(history, rows, in_cycle)
-    charts = spc.analyse(frame)
+    charts = spc.analyse(frame, rules=spc_rules)
     summary = charts.attrs["summary"]
     variations = summary["variation"].to_dict()
     assurances = summary["assurance"].to_dict()
+    limits = summary[["mean", "lpl", "upl", "trial_limits", "group_start"]].to_dict("index")
     series, latest_cause = _series(charts)
     previous = _previous_periods(periods)
     before = values_at(frame, list(previous.items()))
@@ -101,6 +112,10 @@ def build_digest(
         # the pack should say nothing rather than "hit and miss".
         assurance = _label(assurances[measure.id]) if variation is not None else None
         special_cause = latest_cause[measure.id]
+        target = measure.target_for(periods[measure.id])
+        lines = limits[measure.id]
+        rebase = rebase_for(measure.rebase, periods[measure.id])
+        trial = bool(lines["trial_limits"])
         views.append(
             MeasureView(
                 id=measure.id,
@@ -109,7 +124,7 @@ def build_digest(
                 unit=measure.unit,
                 better=measure.better,
                 frequency=measure.frequency,
-                target=measure.target,
+                target=target,
                 amber_tolerance=measure.amber_tolerance,
                 red_tolerance=measure.red_tolerance,
                 owner_email=measure.owner_email,
@@ -121,7 +136,7 @@ def build_digest(
                 period=periods[measure.id],
                 value=value,
                 display_value=row.get("display_value") or "",
-                target_display=format_value(measure.target, measure.unit),
+                target_display=format_value(target, measure.unit) if target is not None else "",
                 status=row["status"],
                 commentary=row.get("commentary") or "",
                 reason=row.get("reason") or "",
@@ -141,9 +156,21 @@ def build_digest(
                 year_on_year=comparisons[measure.id],
                 projection=projections[measure.id],
                 exception_reasons=exception_reasons(
-                    row["status"], special_cause, variation, assurance
+                    row["status"], special_cause, variation, assurance, trial_limits=trial
                 ),
                 series=series[measure.id],
+                trial_limits=trial,
+                rebased_from=rebase.period if rebase else None,
+                rebase_reason=rebase.reason if rebase else "",
+                mean=_number(lines["mean"]),
+                lower_limit=_number(lines["lpl"]),
+                upper_limit=_number(lines["upl"]),
+                target_history=tuple(
+                    (step.start, format_value(step.value, measure.unit)
+                     + (" (trajectory)" if step.trajectory else ""))
+                    for step in measure.targets
+                ),  # fmt: skip
+                rebase_history=tuple((r.period, r.reason) for r in measure.rebase),
             )
         )
 
@@ -159,7 +186,12 @@ def build_digest(
 
 
 def exception_reasons(
-    status: str, special_cause: str | None, variation: str | None, assurance: str | None
+    status: str,
+    special_cause: str | None,
+    variation: str | None,
+    assurance: str | None,
+    *,
+    trial_limits: bool = False,
 ) -> tuple[str, ...]:
     """Why a measure needs a leader's attention, in the order of ``EXCEPTION_REASONS``.
 
@@ -173,7 +205,7 @@ def exception_reasons(
         reasons.append("red")
     if special_cause == "concern" or (variation or "").startswith("concern_"):
         reasons.append("special_cause_concern")
-    if assurance == "consistent_fail":
+    if assurance == "consistent_fail" and not trial_limits:
         reasons.append("consistently_failing")
     return tuple(reasons)
 
@@ -201,8 +233,32 @@ def _cycle_history(
     frame = pd.concat([earlier, current], ignore_index=True)
     frame["value"] = pd.to_numeric(frame["value"]).astype(float)
     frame["better"] = spread(frame["measure_id"], {k: m.better for k, m in measures.items()})
-    targets = {k: m.target for k, m in measures.items()}
-    frame["target"] = spread(frame["measure_id"], targets, np.nan).astype(float)
+    # The target in force for each row's own period; analyse reads the latest row's, the
+    # target in force now. A row starts a new group where its rebase differs from the row
+    # before's (so a rebase on a period with no row starts the group at the next row).
+    # Most measures have one target from ever and no rebase: those are spread at array speed,
+    # and only the rows of the others are looked up one by one.
+    constant = {
+        k: m.targets[0].value if m.targets else np.nan
+        for k, m in measures.items()
+        if not m.targets or (len(m.targets) == 1 and not m.targets[0].start)
+    }
+    target = spread(frame["measure_id"], constant, np.nan).astype(float)
+    ids, periods = frame["measure_id"].to_numpy(), frame["period"].astype(str).to_numpy()
+    for i in np.flatnonzero(~frame["measure_id"].isin(constant).to_numpy()):
+        in_force = measures[ids[i]].target_for(periods[i])
+        target[i] = np.nan if in_force is None else in_force
+    frame["target"] = target
+    frame = frame.sort_values(["measure_id", "period"], ignore_index=True)
+    ids, periods = frame["measure_id"].to_numpy(), frame["period"].astype(str).to_numpy()
+    rebase = np.zeros(len(frame), dtype=bool)
+    rebased = [k for k, m in measures.items() if m.rebase]
+    group_of = {}
+    for i in np.flatnonzero(frame["measure_id"].isin(rebased).to_numpy()):
+        start = rebase_for(measures[ids[i]].rebase, periods[i])
+        group_of[i] = start.period if start else ""
+        rebase[i] = i - 1 in group_of and ids[i - 1] == ids[i] and group_of[i - 1] != group_of[i]
+    frame["rebase"] = rebase
     return frame
 
 

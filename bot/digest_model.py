@@ -11,6 +11,27 @@ from datetime import date, datetime
 
 import pandas as pd
 
+# Where a measure stands in the pack; each measure has exactly one (see `verdict_of`).
+VERDICTS = ("exception", "learning", "rest")
+
+
+def verdict_of(exception_reasons: tuple[str, ...], special_cause: str | None) -> str:
+    """The one place a measure appears: the precedence every renderer and channel follows.
+
+    An exception (any reason) comes first, whatever else is true of it; its improvement signal
+    is shown inside its line instead. Otherwise a special-cause improvement is worth learning
+    from; everything else is the rest.
+
+    >>> verdict_of(("red",), "improvement"), verdict_of((), "improvement"), verdict_of((), None)
+    ('exception', 'learning', 'rest')
+    """
+    if exception_reasons:
+        return "exception"
+    if special_cause == "improvement":
+        return "learning"
+    return "rest"
+
+
 # Why a measure is an exception, in the order leaders read them.
 EXCEPTION_REASONS = ("red", "missing", "special_cause_concern", "consistently_failing")
 EXCEPTION_LABELS = {
@@ -50,7 +71,7 @@ class MeasureView:
     unit: str
     better: str  # up, down, neutral
     frequency: str
-    target: float
+    target: float | None  # in force for `period`; None: monitored, no target
     amber_tolerance: str
     red_tolerance: str
     owner_email: str
@@ -81,6 +102,27 @@ class MeasureView:
     # The chart's data: one row per period, oldest first, columns period, value (NaN for a gap),
     # mean, lpl, upl, special_cause. The pack shows the last 13 values from it.
     series: pd.DataFrame = field(repr=False, compare=False, default_factory=pd.DataFrame)
+    # The latest group of the chart: fewer than 12 values give trial limits; a rebase restarts it.
+    trial_limits: bool = False
+    rebased_from: str | None = None  # the period of the rebase that starts the latest group
+    rebase_reason: str = ""
+    mean: float | None = None
+    lower_limit: float | None = None
+    upper_limit: float | None = None
+    # Every target the measure has had and every rebase, for the glossary: (from, text) pairs.
+    target_history: tuple[tuple[str, str], ...] = ()
+    rebase_history: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def verdict(self) -> str:
+        return verdict_of(self.exception_reasons, self.special_cause)
+
+    @property
+    def why(self) -> tuple[str, ...]:
+        """The exception's reasons, then "improving" when it also shows special-cause improvement."""
+        if self.is_exception and self.is_improvement:
+            return (*self.exception_reasons, "improving")
+        return self.exception_reasons
 
     @property
     def is_exception(self) -> bool:
@@ -132,7 +174,8 @@ class Digest:
 
     @property
     def improvements(self) -> list[MeasureView]:
-        return [m for m in self.measures if m.is_improvement]
+        """Worth learning from: special-cause improvement in a measure that is no exception."""
+        return [m for m in self.measures if m.verdict == "learning"]
 
     @property
     def gaps(self) -> list[MeasureView]:

@@ -27,6 +27,7 @@ TargetStep(start='2026-04', value=50.0, trajectory=False))
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,7 @@ def _month_index(period: Period) -> int:
     return period.start.year * 12 + period.start.month - 1
 
 
+@functools.lru_cache(maxsize=4096)  # a digest asks for the same few periods many times
 def _index(text: str) -> int:
     return _month_index(parse_period(text)) if text else -(10**9)
 

@@ -349,12 +349,12 @@ def test_area_counts_add_up():
 
     assert [a.area for a in digest.areas] == ["Operational delivery", "Risk"]
     for area in digest.areas:
-        assert set(area.rag) == {"green", "amber", "red", "missing", "not_available",
-                                 "outstanding"}  # fmt: skip
+        assert set(area.rag) == {"green", "amber", "red", "monitored", "missing",
+                                 "not_available", "outstanding"}  # fmt: skip
         assert sum(area.rag.values()) == area.measures
         assert set(area.spc) == {"improvement", "concern", "neutral", "common_cause"}
     operations, risks = digest.areas
-    assert operations.rag == {"green": 1, "amber": 0, "red": 1, "missing": 1,
+    assert operations.rag == {"green": 1, "amber": 0, "red": 1, "monitored": 0, "missing": 1,
                               "not_available": 1, "outstanding": 0}  # fmt: skip
     assert (operations.measures, operations.submitted, operations.exceptions) == (4, 3, 2)
     assert sum(operations.spc.values()) == 2  # only the two with a figure this month

@@ -50,17 +50,18 @@ def environment(templates_dir: Path = TEMPLATES) -> jinja2.Environment:
     )
     env.globals.update(_labels(env), zip=zip)
     env.globals["gap_text"] = lambda m: gap_text(m, env.globals["GAP"])
+    env.globals["limits_text"] = lambda m: limits_text(m, env.globals["LIMITS"])
     return env
 
 
 def labels() -> dict[str, dict[str, str]]:
-    """The label tables (STATUS, REASON, VARIATION, ASSURANCE, GAP, CHANGE) by name."""
+    """The label tables (STATUS, REASON, VARIATION, ASSURANCE, GAP, CHANGE, LIMITS) by name."""
     return {k: v for k, v in environment().globals.items() if k.isupper()}
 
 
 def _labels(env: jinja2.Environment) -> dict[str, dict[str, str]]:
     module = env.get_template("digest/labels.txt").module
-    names = ("STATUS", "REASON", "VARIATION", "ASSURANCE", "GAP", "CHANGE")
+    names = ("STATUS", "REASON", "VARIATION", "ASSURANCE", "GAP", "CHANGE", "LIMITS")
     return {name: dict(getattr(module, name)) for name in names}
 
 
@@ -123,6 +124,31 @@ def gap_text(measure: MeasureView, words: dict[str, str] | None = None) -> str:
             return words["not_available"].format(reason=reason)
         return words["not_available_no_reason"]
     return words.get(measure.status, words["history"])
+
+
+def limits_text(measure: MeasureView, words: dict[str, str] | None = None) -> str:
+    """How sure the chart's limits are: trial limits and the rebase they start from, if any.
+
+    Empty for settled limits with no rebase, and for a measure with no limits at all.
+
+    >>> from types import SimpleNamespace as Measure
+    >>> limits_text(Measure(trial_limits=True, rebased_from="2026-02", rebase_reason="new team",
+    ...                     mean=50.0))
+    'limits restart from 2026-02: new team; trial limits: fewer than 12 figures since 2026-02, \
+so the limits may still move'
+    """
+    words = words or labels()["LIMITS"]
+    if measure.mean is None:
+        return ""
+    parts = []
+    if measure.rebased_from:
+        parts.append(
+            words["rebased"].format(since=measure.rebased_from, reason=measure.rebase_reason)
+        )
+    if measure.trial_limits:
+        since = measure.rebased_from
+        parts.append(words["trial"].format(since=since) if since else words["trial_from_start"])
+    return "; ".join(parts)
 
 
 def show_day(day: date) -> str:
