@@ -253,7 +253,12 @@ def create_app(
     store.migrate()
     calendar = WorkingCalendar(settings.calendar)
     service = Service(
-        store, calendar, coordinators=settings.coordinators, leaders=settings.leadership_emails
+        store,
+        calendar,
+        coordinators=settings.coordinators,
+        leaders=settings.leadership_emails,
+        spc_rules=settings.spc_rules,
+        commentary_required=settings.commentary_required,
     )
     composer = Composer(
         make_environment(settings.templates_dir), settings.mail_from, settings.mail_domain

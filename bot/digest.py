@@ -90,7 +90,7 @@ def build_digest(
     in_cycle = {row["id"]: register[row["id"]] for row in rows}
     periods = {row["id"]: str(row["period"]) for row in rows}
 
-    frame = _cycle_history(history, rows, in_cycle)
+    frame = cycle_history(history, rows, in_cycle)
     charts = spc.analyse(frame, rules=spc_rules)
     summary = charts.attrs["summary"]
     variations = summary["variation"].to_dict()
@@ -210,7 +210,7 @@ def exception_reasons(
     return tuple(reasons)
 
 
-def _cycle_history(
+def cycle_history(
     history: pd.DataFrame, rows: list[dict[str, Any]], measures: Mapping[str, Measure]
 ) -> pd.DataFrame:
     """Each measure's figures before its current period, then the current one from its row.
@@ -284,7 +284,7 @@ def _series(charts: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict[str, st
         return pd.DataFrame(columns)
 
     series = {ids[a]: frame(a, b) for a, b in zip(starts, stops, strict=True)}
-    # The current period is always each measure's last row (see _cycle_history).
+    # The current period is always each measure's last row (see cycle_history).
     latest = {ids[b - 1]: _label(causes[b - 1]) for b in stops}
     return series, latest
 

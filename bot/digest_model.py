@@ -119,7 +119,7 @@ class MeasureView:
 
     @property
     def why(self) -> tuple[str, ...]:
-        """The exception's reasons, then "improving" when it also shows special-cause improvement."""
+        """The exception's reasons, then "improving" when it shows special-cause improvement too."""
         if self.is_exception and self.is_improvement:
             return (*self.exception_reasons, "improving")
         return self.exception_reasons

@@ -21,6 +21,7 @@ class Submission:
     commentary: str = ""  # commentary given separately (Slack modal field, --comment)
     period: str | None = None  # an explicit period ("2026-10", "2026-Q3")
     cycle: str | None = None  # the monthly cycle the reply answers, when no explicit period
+    confirm: bool = False  # the sender says an unusual figure is right (CLI --confirm)
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,13 @@ class Outcome:
     revised: bool = False  # a correction of an earlier figure for the same period
     duplicate: bool = False  # the same message delivered again: nothing new stored
     field: str = "value"  # which input was at fault (Slack shows the error there)
+    # Every reason leaders will see this figure as an exception for (bot.digest_model).
+    reasons: tuple[str, ...] = ()
+    queried: bool = False  # held back as implausible: confirm or correct it
 
     @property
     def exception(self) -> bool:
-        return self.stored and self.status == "red"
+        return self.stored and bool(self.reasons or self.status == "red")
 
 
 @dataclass(frozen=True)

@@ -100,4 +100,21 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE measures ADD COLUMN targets TEXT NOT NULL DEFAULT '';
     ALTER TABLE measures ADD COLUMN rebase TEXT NOT NULL DEFAULT '[]';
     """,
+    # 5: figures held back as implausible ("did you mean...?"), kept so that nothing is lost:
+    # coordinators see those never confirmed or corrected, and the same figure sent again by
+    # the same person confirms it.
+    """
+    CREATE TABLE queried (
+        id INTEGER PRIMARY KEY,
+        measure_id TEXT NOT NULL,
+        period TEXT NOT NULL,
+        value REAL NOT NULL,
+        raw TEXT NOT NULL,
+        why TEXT NOT NULL,
+        submitted_by TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        received_at TEXT NOT NULL
+    );
+    CREATE INDEX queried_by_measure ON queried (measure_id, period, submitted_by);
+    """,
 )

@@ -6,6 +6,7 @@ whether a value is acceptable. Every method that depends on the time takes `now`
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,14 @@ from bot.digest import build_digest
 from bot.digest_model import Digest
 from bot.events import Outcome, Submission
 from bot.history import load_history
+from bot.judgement import (
+    Query,
+    confirmed_by_word,
+    latest_group,
+    needs_commentary,
+    plausibility,
+    reading,
+)
 from bot.measures import Measure, Person, load_register
 from bot.outreach import Outreach, period_label
 from bot.periods import (
@@ -27,9 +36,17 @@ from bot.periods import (
     period_for,
     reporting_period,
 )
+from bot.settings import PROJECT_ROOT
 from bot.store import Store, StoredSubmission
+from bot.templating import make_environment
 from bot.tolerance import parse_tolerance, rag, status
 from bot.values import InvalidValue, format_value, parse_entry
+
+
+@functools.cache
+def WORDS() -> Any:  # noqa: N802 - reads like the template module it returns
+    """The sentences about one arriving figure (templates/judgement.txt)."""
+    return make_environment(PROJECT_ROOT / "templates").get_template("judgement.txt").module
 
 
 class Refused(Exception):
@@ -77,7 +94,12 @@ class Service(Outreach):
         calendar: WorkingCalendar,
         coordinators: tuple[str, ...] = (),
         leaders: tuple[str, ...] = (),
+        *,
+        spc_rules: str = "ptd",
+        commentary_required: str = "exception",
     ) -> None:
+        self.spc_rules = spc_rules
+        self.commentary_required = commentary_required
         self.store = store
         self.calendar = calendar
         self.coordinators = {c.lower() for c in coordinators}
@@ -138,7 +160,14 @@ class Service(Outreach):
     # -- submitting values ------------------------------------------------------------------
 
     def submit(self, submission: Submission) -> Outcome:
-        """Validate, authorise and store one submission; never raises for a user's mistake."""
+        """Validate, authorise and store one submission; never raises for a user's mistake.
+
+        A figure implausible against its own history is held back (recorded, not stored) and
+        the owner asked to confirm or correct it; the confirm word after the figure, the
+        sender's `confirm` flag, or the very same figure sent again by the same person
+        confirms it. A figure leaders will see as an exception needs commentary (all reasons,
+        or only red, by `commentary_required`).
+        """
         measure_id = submission.measure_id.strip().upper()
         try:
             measure = self.authorised_measure(measure_id, submission)
@@ -146,18 +175,38 @@ class Service(Outreach):
             entry = parse_entry(submission.raw_value, measure.unit, measure.id)
         except (Refused, InvalidValue) as exc:
             return Outcome(measure_id, False, str(exc), field=getattr(exc, "field", "value"))
-        commentary = " ".join(filter(None, (entry.commentary, submission.commentary.strip())))
-        colour = "not_available"
+        confirmed, typed_commentary = confirmed_by_word(entry.commentary)
+        commentary = " ".join(filter(None, (typed_commentary, submission.commentary.strip())))
+        sender = submission.sender.lower()
+        colour, reasons = "not_available", ()
         if entry.value is not None:
-            colour = rag_of(measure, entry.value)
-            if colour == "red" and not commentary:
-                message = (
-                    f"{measure.id}: {format_value(entry.value, measure.unit)} is red against a "
-                    f"target of {format_value(measure.target, measure.unit)}; add a short "
-                    f"explanation after the value, e.g. '{measure.id}: "
-                    f"{submission.raw_value.strip()} because ...'"
+            value = entry.value
+            history = self.store.history_frame([measure.id])
+            confirmed = (
+                confirmed
+                or submission.confirm
+                or self.store.was_queried(measure.id, str(period), sender, value)
+            )
+            query = None if confirmed else plausibility(
+                value, measure.unit, latest_group(measure, str(period), history)
+            )
+            if query is not None:
+                return self.hold_back(measure, period, submission, value, query)
+            judged = reading(measure, str(period), value, history, self.spc_rules)
+            colour, reasons = judged.status, judged.reasons
+            if needs_commentary(reasons, self.commentary_required) and not commentary:
+                target = judged.target
+                message = WORDS().needs_commentary(
+                    measure.id,
+                    format_value(value, measure.unit),
+                    format_value(target, measure.unit) if target is not None else "",
+                    reasons,
+                    submission.raw_value.strip(),
                 )
-                return Outcome(measure.id, False, message, period=str(period), field="commentary")
+                return Outcome(
+                    measure.id, False, str(message), period=str(period), field="commentary",
+                    reasons=reasons,
+                )  # fmt: skip
         stored = StoredSubmission(
             measure_id=measure.id,
             period=str(period),
@@ -174,9 +223,9 @@ class Service(Outreach):
             is_new = self.store.add_submission(stored)
         display = format_value(entry.value, measure.unit)
         if not is_new:
-            message = f"{measure.id} {period}: {display} was already stored from this message"
+            message = str(WORDS().duplicate(measure.id, str(period), display))
         else:
-            message = f"{measure.id} {period}: {display} stored"
+            message = str(WORDS().stored(measure.id, str(period), display, reasons))
         return Outcome(
             measure_id=measure.id,
             stored=True,
@@ -187,7 +236,51 @@ class Service(Outreach):
             status=colour,
             revised=is_new and earlier > 0,
             duplicate=not is_new,
+            reasons=reasons,
         )
+
+    def hold_back(
+        self, measure: Measure, period: Period, submission: Submission, value: float, query: Query
+    ) -> Outcome:
+        """Record an implausible figure (nothing is lost) and ask the owner about it."""
+        unit = measure.unit
+        suggestion = format_value(query.suggestion, unit) if query.suggestion is not None else ""
+        why = f"{query.kind}: did you mean {suggestion}?" if suggestion else query.kind
+        self.store.add_query(
+            StoredSubmission(
+                measure_id=measure.id,
+                period=str(period),
+                value=value,
+                reason="",
+                commentary="",
+                submitted_by=submission.sender.lower(),
+                channel=submission.channel,
+                source_ref=submission.source_ref,
+                received_at=submission.received_at,
+            ),
+            submission.raw_value.strip(),
+            why,
+        )
+        message = WORDS().query(
+            measure.id,
+            format_value(value, unit),
+            query,
+            suggestion,
+            format_value(query.lower_limit, unit),
+            format_value(query.upper_limit, unit),
+            submission.raw_value.strip().split()[0],
+        )
+        return Outcome(
+            measure.id, False, str(message), period=str(period), value=value, queried=True
+        )
+
+    def held_back(self, cycle: Period) -> list[str]:
+        """Figures held back as implausible in this cycle and never confirmed or corrected."""
+        periods = {str(p) for _, p in self.measures_in(cycle)}
+        units = {m.id: m.unit for m in self.store.measures()}
+        rows = self.store.held_back(periods)
+        shown = [format_value(row["value"], units.get(row["measure_id"], "")) for row in rows]
+        return [str(WORDS().held_back(row, text)) for row, text in zip(rows, shown, strict=True)]
 
     def authorised_measure(self, measure_id: str, submission: Submission) -> Measure:
         measure = self.store.measure(measure_id)
@@ -288,6 +381,7 @@ class Service(Outreach):
             as_of=now,
             due=self.calendar.cycle_dates(cycle).due,
             cycle_label=period_label(cycle),
+            spc_rules=self.spc_rules,
         )
 
     def exceptions(

@@ -18,6 +18,9 @@ from bot.periods import CalendarSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MAIL_BACKENDS = ("maildir", "ews", "graph", "imap")
+SPC_RULES = ("ptd", "mdc2023")  # as bot.spc_engine.RULE_SETS
+# Which figures need a word from the owner: any exception reason, or only a red colour.
+COMMENTARY_REQUIRED = ("exception", "red")
 
 
 class ConfigError(ValueError):
@@ -41,6 +44,8 @@ class Settings:
     poll_seconds: int = 60
     templates_dir: Path = PROJECT_ROOT / "templates"
     calendar: CalendarSettings = CalendarSettings()
+    spc_rules: str = "ptd"
+    commentary_required: str = "exception"
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -68,7 +73,17 @@ class Settings:
         poll = get("PMBOT_POLL_SECONDS", "60")
         if not poll.isdigit() or int(poll) < 1:
             raise ConfigError(f"PMBOT_POLL_SECONDS={poll!r} must be a whole number of seconds")
+        choices = {"PMBOT_SPC_RULES": SPC_RULES, "PMBOT_COMMENTARY_REQUIRED": COMMENTARY_REQUIRED}
+        chosen = {}
+        for name, allowed in choices.items():
+            chosen[name] = get(name, allowed[0]).lower()
+            if chosen[name] not in allowed:
+                raise ConfigError(
+                    f"{name}={chosen[name]!r} is not allowed; use {' or '.join(allowed)}"
+                )
         return cls(
+            spc_rules=chosen["PMBOT_SPC_RULES"],
+            commentary_required=chosen["PMBOT_COMMENTARY_REQUIRED"],
             db_path=Path(get("PMBOT_DB", "data/pmbot.db")),
             mail_backend=backend,
             maildir=Path(get("PMBOT_MAILDIR", "data/mail")),

@@ -283,6 +283,36 @@ class Store:
         """
         return pd.read_sql_query(sql, self.db.conn, params=params)
 
+    # -- figures held back as implausible ----------------------------------------------------
+
+    def add_query(self, submission: StoredSubmission, raw: str, why: str) -> None:
+        self.db.execute(
+            "INSERT INTO queried (measure_id, period, value, raw, why, submitted_by, channel, "
+            "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [submission.measure_id, submission.period, submission.value, raw[:500], why,
+             submission.submitted_by, submission.channel, iso(submission.received_at)],
+        )  # fmt: skip
+
+    def was_queried(self, measure_id: str, period: str, sender: str, value: float) -> bool:
+        """Whether this very figure from this person was held back as implausible before."""
+        sql = (
+            "SELECT 1 FROM queried WHERE measure_id = ? AND period = ? AND submitted_by = ? "
+            "AND value = ?"
+        )
+        return self.db.execute(sql, [measure_id, period, sender, value]).fetchone() is not None
+
+    def held_back(self, periods: Iterable[str]) -> list[dict[str, Any]]:
+        """Held-back figures for these periods with nothing stored for them since, oldest first."""
+        wanted = list(periods)
+        slots = ", ".join("?" for _ in wanted)
+        sql = f"""
+            SELECT q.* FROM queried q WHERE q.period IN ({slots}) AND NOT EXISTS (
+                SELECT 1 FROM submissions s WHERE s.measure_id = q.measure_id
+                AND s.period = q.period AND s.received_at >= q.received_at)
+            ORDER BY q.id
+        """
+        return list(self.db.query(sql, wanted))
+
     # -- ledger and inbound -----------------------------------------------------------------
 
     def ledger_add(

@@ -90,7 +90,7 @@ def test_a_bad_value_is_one_line_and_a_non_zero_exit(db, capsys):
 
 def test_a_bad_register_lists_its_problems_without_a_traceback(db, tmp_path, capsys):
     bad = tmp_path / "bad.csv"
-    bad.write_text("id,name,area,unit,better,target,owner_email\nOD-01,x,y,furlongs,up,,nobody\n")
+    bad.write_text("id,name,area,unit,better,target,owner_email\nOD-01,x,y,furlongs,up,abc,nobody\n")
     assert run(db, "measures", "import", str(bad)) == 1
     err = capsys.readouterr().err
     assert "nothing imported" in err and "row 1, unit" in err and "row 1, target" in err

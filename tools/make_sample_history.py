@@ -414,6 +414,12 @@ SCENARIOS: dict[str, dict] = {
 }
 
 
+def target_of(measure: dict) -> float:
+    """The latest target (a plain `target`, or the last of `targets`); 0 for none."""
+    steps = measure.get("targets") or [{"value": measure.get("target") or 0}]
+    return float(steps[-1]["value"])
+
+
 def month_periods() -> list[str]:
     year, month = FIRST_MONTH
     out = []
@@ -472,7 +478,7 @@ def series(
     decimals = scenario.get("decimals", DECIMALS[unit])
     low, high = scenario.get("bounds", BOUNDS[unit])
 
-    knots = scenario.get("knots") or [(periods[0], float(measure["target"]))]
+    knots = scenario.get("knots") or [(periods[0], target_of(measure))]
     xs = [index[p] for p, _ in knots]
     ys = [float(v) for _, v in knots]
     level = np.interp(np.arange(n), xs, ys)
@@ -520,7 +526,7 @@ def build_rows(register: dict) -> list[list[str]]:
         periods = quarter_periods() if frequency == "quarterly" else month_periods()
         scenario = SCENARIOS.get(mid, {})
         if not scenario:  # a measure added to the register later: flat at target
-            target = float(measure["target"])
+            target = target_of(measure)
             scenario = {"noise": abs(target) * 0.03 if target else 1.0}
         rng = np.random.default_rng([SEED, zlib.crc32(mid.encode("utf-8"))])
         decimals = scenario.get("decimals", DECIMALS[measure["unit"]])
