@@ -144,7 +144,8 @@ def cmd_measures_list(args, bot: Bot) -> None:
         print_json({"measures": [m.as_dict() for m in measures]})
         return
     for m in measures:
-        print(f"{m.id:<8} {m.frequency:<9} {m.unit:<5} target {m.target:g} "
+        target = f"target {m.target:g}" if m.target is not None else "no target"
+        print(f"{m.id:<8} {m.frequency:<9} {m.unit:<5} {target} "
               f"({m.better})  {m.name}  [{m.owner_email}]")  # fmt: skip
     print(f"{len(measures)} measures")
 
@@ -170,6 +171,7 @@ def cmd_submit(args, bot: Bot) -> int:
             received_at=now,
             commentary=args.comment or "",
             period=args.period,
+            confirm=args.confirm,
         )
     )
     if not outcome.stored:
@@ -182,9 +184,11 @@ def cmd_submit(args, bot: Bot) -> int:
 
 @with_bot
 def cmd_status(args, bot: Bot) -> None:
-    report = bot.service.status(cycle_arg(args, bot), bot.clock())
+    cycle = cycle_arg(args, bot)
+    report = bot.service.status(cycle, bot.clock())
+    held = bot.service.held_back(cycle)
     if args.json:
-        print_json(report.as_json())
+        print_json(bot.service.judged(cycle, bot.clock(), report).as_json() | {"held_back": held})
         return
     print(f"Cycle {report.cycle}: {report.submitted} of {len(report.measures)} measures in")
     for row in report.measures:
@@ -194,6 +198,8 @@ def cmd_status(args, bot: Bot) -> None:
               f"{row['name']}")  # fmt: skip
     for owner, ids in sorted(report.outstanding.items()):
         print(f"Outstanding: {owner}: {', '.join(ids)}")
+    for line in held:
+        print(f"  {line}")
 
 
 @with_bot
@@ -351,7 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("measure", help="measure id, e.g. OD-01")
     sub.add_argument("period", help="period, e.g. 2026-10 or 2026-Q3")
     sub.add_argument("value", help="the value, e.g. 48, 87.5%%, '£1.2m' or 'n/a - reason'")
-    sub.add_argument("--comment", help="commentary (needed when the value is red)")
+    sub.add_argument("--comment", help="commentary (needed when leaders will see an exception)")
+    sub.add_argument("--confirm", action="store_true",
+                     help="store a figure pmbot queried as unusual for the measure")  # fmt: skip
     sub.add_argument("--as", dest="as_email", metavar="EMAIL",
                      help="who is submitting (default: the measure's owner)")  # fmt: skip
 

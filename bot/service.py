@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.digest import build_digest
-from bot.digest_model import Digest
+from bot.digest_model import Digest, MeasureView
 from bot.events import Outcome, Submission
 from bot.history import load_history
 from bot.judgement import (
@@ -384,6 +384,15 @@ class Service(Outreach):
             spc_rules=self.spc_rules,
         )
 
+    def judged(
+        self, cycle: Period, now: datetime, report: StatusReport | None = None
+    ) -> StatusReport:
+        """The status report with each row's SPC judgement (`judgement_fields`) added."""
+        report = report or self.status(cycle, now)
+        views = {m.id: m for m in self.digest(cycle, now, report).measures}
+        rows = [row | judgement_fields(views[row["id"]]) for row in report.measures]
+        return StatusReport(report.cycle, report.as_of, rows)
+
     def exceptions(
         self, cycle: Period, now: datetime, report: StatusReport | None = None
     ) -> list[dict[str, Any]]:
@@ -396,16 +405,29 @@ class Service(Outreach):
         digest = self.digest(cycle, now, report)
         rows = {r["id"]: r for r in report.measures}
         return [
-            rows[m.id] | {
+            rows[m.id] | judgement_fields(m) | {
                 "exception_reasons": list(m.exception_reasons),
-                "variation": m.variation,
-                "assurance": m.assurance,
                 "target_display": m.target_display,
             }
             for m in digest.exceptions
         ]
 
     # -- prompts ----------------------------------------------------------------------------
+
+def judgement_fields(view: MeasureView) -> dict[str, Any]:
+    """What `status --json` and `exceptions --json` say of a measure's chart and target."""
+    return {
+        "target": view.target,
+        "trial_limits": view.trial_limits,
+        "rebased_from": view.rebased_from,
+        "mean": view.mean,
+        "lower_limit": view.lower_limit,
+        "upper_limit": view.upper_limit,
+        "variation": view.variation,
+        "assurance": view.assurance if view.target is not None else None,
+        "verdict": view.verdict,
+    }
+
 
 def rag_of(measure: Measure, value: float, period: str) -> str:
     """The colour of a figure against the target in force for its own period."""

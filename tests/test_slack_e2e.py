@@ -88,7 +88,7 @@ def test_a_month_in_slack(live, fake, slack_bot):
     errors = json.loads(body)
     assert status == 200 and errors["response_action"] == "errors"
     assert "'lots' is not a number" in errors["errors"]["value:OD-01"]
-    assert "explain the exception" in errors["errors"]["commentary:OD-02"]
+    assert "exception (red against target)" in errors["errors"]["commentary:OD-02"]
     assert bot.store.current_submissions(["2026-10"]) == {}
 
     # Taken: the modal closes, the store has both, a DM confirms each with its RAG status.

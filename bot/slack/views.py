@@ -144,7 +144,7 @@ class Views:
             if outcome.field == COMMENTARY:
                 # The service's sentence asks for text after the value, as typed in a DM;
                 # in the modal the place for it is the box the error is shown on.
-                text = self.text.plain("explain_red", outcome.measure_id)
+                text = self.text.plain("explain_red", outcome.measure_id, outcome.reasons or ("red",))
                 errors[f"{COMMENTARY}:{outcome.measure_id}"] = text
             else:
                 errors[f"{VALUE}:{outcome.measure_id}"] = outcome.message[:2000]
@@ -209,8 +209,11 @@ class Views:
         deputy: str,
     ) -> dict[str, Any]:
         """A measure's glossary entry, and its figure this cycle (or its latest one)."""
-        target = format_value(measure.target, measure.unit)
-        return self.say("measure_card", measure, target, row, latest, owner, deputy)
+        targets = [
+            (step.start, format_value(step.value, measure.unit), step.trajectory)
+            for step in measure.targets
+        ]
+        return self.say("measure_card", measure, targets, row, latest, owner, deputy)
 
     # -- alerts -----------------------------------------------------------------------------
 
