@@ -72,7 +72,10 @@ def test_a_typed_dm_takes_the_good_lines_and_explains_the_rest(inbound, fake, sl
     inbound.dm(OWNER, "OD-01: 48\nOD-02: 80%\nOD-09: 5")
     reply = reply_to(fake, OWNER)
     assert "48 days (green)" in reply
-    assert "OD-02: 80% (target 90%) will be shown to leaders as an exception (red against target), so it needs a word from you" in reply
+    assert (
+        "OD-02: 80% (target 90%) will be shown to leaders as an exception (red against target), "
+        "so it needs a word from you" in reply
+    )
     assert "OD-09 is not a measure in the register" in reply
     assert list(slack_bot.store.current_submissions(["2026-10"])) == [("OD-01", "2026-10")]
 

@@ -144,7 +144,8 @@ class Views:
             if outcome.field == COMMENTARY:
                 # The service's sentence asks for text after the value, as typed in a DM;
                 # in the modal the place for it is the box the error is shown on.
-                text = self.text.plain("explain_red", outcome.measure_id, outcome.reasons or ("red",))
+                reasons = outcome.reasons or ("red",)
+                text = self.text.plain("explain_red", outcome.measure_id, reasons)
                 errors[f"{COMMENTARY}:{outcome.measure_id}"] = text
             else:
                 errors[f"{VALUE}:{outcome.measure_id}"] = outcome.message[:2000]
