@@ -49,7 +49,7 @@ from bot.values import format_value
 STATUSES = ("green", "amber", "red", "monitored", "missing", "not_available", "outstanding")
 SPC_KINDS = ("improvement", "concern", "neutral", "common_cause")
 SERIES_POINTS = 24  # the chart shows the last 13; the rest give the renderers some room
-SERIES_COLUMNS = ["period", "value", "mean", "lpl", "upl", "special_cause"]
+SERIES_COLUMNS = ["period", "value", "mean", "lpl", "upl", "special_cause", "rule", "variation"]
 
 
 def build_digest(
@@ -171,6 +171,7 @@ def build_digest(
                     for step in measure.targets
                 ),  # fmt: skip
                 rebase_history=tuple((r.period, r.reason) for r in measure.rebase),
+                signal=signal_of(series[measure.id]),
             )
         )
 
@@ -280,13 +281,24 @@ def _series(charts: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict[str, st
     def frame(a: int, b: int) -> pd.DataFrame:
         columns: dict[str, Any] = {name: arrays[name][a:b] for name in SERIES_COLUMNS}
         # Kept as objects so that common cause stays None, as in spc.analyse.
-        columns["special_cause"] = pd.Series(causes[a:b], dtype=object)
+        for name in ("special_cause", "rule", "variation"):
+            columns[name] = pd.Series(arrays[name][a:b], dtype=object)
         return pd.DataFrame(columns)
 
     series = {ids[a]: frame(a, b) for a, b in zip(starts, stops, strict=True)}
     # The current period is always each measure's last row (see cycle_history).
     latest = {ids[b - 1]: _label(causes[b - 1]) for b in stops}
     return series, latest
+
+
+def signal_of(series: pd.DataFrame, at: int = -1) -> str | None:
+    """Why the point at ``at`` of a series is flagged: ``"{rule}_high"``/``"_low"``, or None."""
+    if not len(series) or not {"rule", "variation"} <= set(series.columns):
+        return None
+    rule, variation = series["rule"].iloc[at], series["variation"].iloc[at]
+    if not isinstance(rule, str) or not isinstance(variation, str):
+        return None
+    return f"{rule}_{variation.rsplit('_', 1)[-1]}"
 
 
 def _previous_periods(periods: Mapping[str, str]) -> dict[str, str]:

@@ -111,6 +111,8 @@ class MeasureView:
     upper_limit: float | None = None
     # Every target the measure has had and every rebase, for the glossary: (from, text) pairs.
     target_history: tuple[tuple[str, str], ...] = ()
+    # Why this period's point is flagged: "{rule}_high" or "{rule}_low" (see bot.spc), or None.
+    signal: str | None = None
     rebase_history: tuple[tuple[str, str], ...] = ()
 
     @property

@@ -51,6 +51,7 @@ def environment(templates_dir: Path = TEMPLATES) -> jinja2.Environment:
     env.globals.update(_labels(env), zip=zip)
     env.globals["gap_text"] = lambda m: gap_text(m, env.globals["GAP"])
     env.globals["limits_text"] = lambda m: limits_text(m, env.globals["LIMITS"])
+    env.globals["why_text"] = lambda m: why_text(m, env.globals["REASON"], env.globals["RULE"])
     return env
 
 
@@ -61,7 +62,7 @@ def labels() -> dict[str, dict[str, str]]:
 
 def _labels(env: jinja2.Environment) -> dict[str, dict[str, str]]:
     module = env.get_template("digest/labels.txt").module
-    names = ("STATUS", "REASON", "VARIATION", "ASSURANCE", "GAP", "CHANGE", "LIMITS")
+    names = ("STATUS", "REASON", "VARIATION", "ASSURANCE", "GAP", "CHANGE", "LIMITS", "RULE")
     return {name: dict(getattr(module, name)) for name in names}
 
 
@@ -124,6 +125,29 @@ def gap_text(measure: MeasureView, words: dict[str, str] | None = None) -> str:
             return words["not_available"].format(reason=reason)
         return words["not_available_no_reason"]
     return words.get(measure.status, words["history"])
+
+
+def why_text(
+    measure: MeasureView, reasons: dict[str, str] | None = None, rules: dict[str, str] | None = None
+) -> str:
+    """Why a measure is an exception, in words, first letter capitalised; a special-cause
+    concern says which rule flagged it.
+
+    >>> from types import SimpleNamespace as Measure
+    >>> why_text(Measure(why=("red", "special_cause_concern", "improving"), signal="shift_high"))
+    'Red against target; special cause: concern (7 or more points in a row above the mean); \
+improving, still short of target'
+    """
+    words = labels()
+    reasons, rules = reasons or words["REASON"], rules or words["RULE"]
+    parts = []
+    for reason in measure.why:
+        text = reasons[reason]
+        if reason == "special_cause_concern" and measure.signal in rules:
+            text += f" ({rules[measure.signal]})"
+        parts.append(text)
+    joined = "; ".join(parts)
+    return joined[:1].upper() + joined[1:]
 
 
 def limits_text(measure: MeasureView, words: dict[str, str] | None = None) -> str:

@@ -24,8 +24,9 @@ from pathlib import Path
 from markupsafe import Markup
 
 from bot.charts import ChartData, point_colour, spc_svg
+from bot.digest import signal_of
 from bot.digest_model import Digest, MeasureView
-from bot.render import environment, show_value
+from bot.render import environment, labels, show_value
 
 RECENT = 13  # figures listed under each chart: a year and the same month a year before
 
@@ -38,6 +39,7 @@ class Recent:
     shown: str  # the figure, or "" for a gap (the template shows the placeholder)
     cause: str | None  # special cause of the point, for its marker
     colour: str
+    why: str = ""  # the rule that flagged it, in words ("7 or more points in a row ...")
 
 
 @dataclass(frozen=True)
@@ -94,9 +96,15 @@ def _card(m: MeasureView, number: int) -> Card:
     previous_period = ""
     if data:
         tail = data.tail(RECENT)
+        words = labels()["RULE"]
+        first = len(m.series) - len(tail.periods)
+        signals = [signal_of(m.series, first + i) for i in range(len(tail.periods))]
+        why = [words.get(signal or "", "") for signal in signals]
         recent = [
-            Recent(period, show_value(value, m.unit), cause, point_colour(cause))
-            for period, value, cause in zip(tail.periods, tail.values, tail.causes, strict=True)
+            Recent(period, show_value(value, m.unit), cause, point_colour(cause), text)
+            for period, value, cause, text in zip(
+                tail.periods, tail.values, tail.causes, why, strict=True
+            )
         ]
         # The period before this cycle's, for "change on <period>".
         periods = data.periods
