@@ -170,7 +170,11 @@ def test_slack_message_with_no_exceptions_says_so(digest):
 
 def test_email_html_uses_inline_pngs_by_cid_and_no_svg_or_script(digest):
     text, html, images = email_parts(digest)
-    assert len(images) == len(digest.exceptions) == 3
+    sparks = [cid for cid in images if cid.startswith("spark")]
+    icons = [cid for cid in images if cid.startswith("icon-")]
+    assert len(sparks) == len(digest.exceptions) == 3
+    assert len(icons) == len(images) - 3 and icons, "one PNG per MDC icon the exceptions use"
+    assert all(f'src="cid:{cid}"' in html for cid in icons)
     for cid, png in images.items():
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
         assert f'src="cid:{cid}"' in html and "<" not in cid
@@ -192,7 +196,7 @@ def test_email_lists_exceptions_first_with_gaps_as_placeholders(digest):
 
 def test_email_caps_the_exceptions_and_sends_the_rest_to_the_pack(big):
     text, html, images = email_parts(big)
-    assert len(images) == render_email.TOP_EXCEPTIONS
+    assert len([cid for cid in images if cid.startswith("spark")]) == render_email.TOP_EXCEPTIONS
     assert "…and 280 more exceptions in the full pack." in html
     assert "...and 280 more exceptions in the full pack." in text
     assert len(html) + sum(map(len, images.values())) < 300_000
@@ -208,7 +212,7 @@ def test_digest_message_is_alternative_text_then_related_html_with_inline_images
     assert related.get_content_type() == "multipart/related"
     html_part, *pngs = related.get_payload()
     html = html_part.get_payload(decode=True).decode("utf-8")
-    assert len(pngs) == 3
+    assert len([p for p in pngs if p["Content-ID"].startswith("<spark")]) == 3
     for png in pngs:
         assert png.get_content_type() == "image/png"
         assert png["Content-Disposition"].startswith("inline")
@@ -270,9 +274,24 @@ def test_pack_is_standalone_with_no_scripts_or_external_resources(digest):
 
 def test_pack_svgs_are_well_formed_xml(digest):
     svgs = re.findall(r"<svg.*?</svg>", render_pack(digest), flags=re.S)
-    assert len(svgs) == len(digest.measures)
+    charts = [svg for svg in svgs if 'class="icon"' not in svg]
+    assert len(charts) == len(digest.measures)
+    assert len(svgs) > len(charts), "the MDC icons are SVG too"
     for svg in svgs:
         ET.fromstring(svg)
+
+
+def test_mdc_icons_carry_their_letter_and_label_never_colour_alone(digest):
+    html = render_pack(digest)
+    icons = re.findall(r'<svg class="icon".*?</svg>', html, flags=re.S)
+    titled = {re.search(r"<title>(.*?)</title>", svg)[1] for svg in icons}
+    assert "will consistently fail the target" in titled
+    assert "special cause concern (high)" in titled
+    for svg in icons:
+        letter = re.search(r">([HLPF?])</text>|<path", svg)
+        assert letter, svg
+    front = html[: html.index('id="exceptions"')]
+    assert "Variation and assurance" in front and "Will consistently pass" in front
 
 
 def test_pack_shows_exceptions_first_overall_and_within_each_area(digest):

@@ -22,8 +22,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup
 
 from bot.digest_model import MeasureView
+from bot.render.icons import icon, icon_svg
 from bot.settings import PROJECT_ROOT
 from bot.templating import make_environment
 from bot.values import format_value
@@ -51,6 +53,7 @@ def environment(templates_dir: Path = TEMPLATES) -> jinja2.Environment:
     env.globals.update(_labels(env), zip=zip)
     env.globals["gap_text"] = lambda m: gap_text(m, env.globals["GAP"])
     env.globals["limits_text"] = lambda m: limits_text(m, env.globals["LIMITS"])
+    env.globals["icon"] = lambda kind, code: _icon_markup(kind, code, env.globals)
     env.globals["why_text"] = lambda m: why_text(m, env.globals["REASON"], env.globals["RULE"])
     return env
 
@@ -62,7 +65,8 @@ def labels() -> dict[str, dict[str, str]]:
 
 def _labels(env: jinja2.Environment) -> dict[str, dict[str, str]]:
     module = env.get_template("digest/labels.txt").module
-    names = ("STATUS", "REASON", "VARIATION", "ASSURANCE", "GAP", "CHANGE", "LIMITS", "RULE")
+    names = ("STATUS", "REASON", "VARIATION", "ASSURANCE", "GAP", "CHANGE", "LIMITS", "RULE",
+             "MATRIX_ROW", "MATRIX_COLUMN")  # fmt: skip
     return {name: dict(getattr(module, name)) for name in names}
 
 
@@ -125,6 +129,12 @@ def gap_text(measure: MeasureView, words: dict[str, str] | None = None) -> str:
             return words["not_available"].format(reason=reason)
         return words["not_available_no_reason"]
     return words.get(measure.status, words["history"])
+
+
+def _icon_markup(kind: str, code: str | None, words: dict) -> Markup:
+    """An MDC icon as inline SVG titled with its label; the SVG escapes its own text."""
+    label = words["VARIATION" if kind == "variation" else "ASSURANCE"].get(code or "", "")
+    return Markup(icon_svg(icon(kind, code), label))
 
 
 def why_text(

@@ -37,6 +37,7 @@ from typing import Any
 from bot.charts import sparkline_png
 from bot.digest_model import EXCEPTION_REASONS, Digest
 from bot.render import environment
+from bot.render.icons import icon, icon_png
 
 TOP_EXCEPTIONS = 20  # exceptions in the email, each with a sparkline; the rest are in the pack
 TOP_LIST = 10  # improvements, breaches and gaps listed before "and N more"
@@ -67,11 +68,20 @@ def email_parts(
         yoy = next((y for y in measure.year_on_year if y.years_ago == 1 and y.change is not None),
                    None)  # fmt: skip
         shown.append((measure, cid, yoy))
+    # The MDC icons as PNGs, one image per icon used (clients show no SVG), keyed by code.
+    icons: dict[str, str] = {}
+    for measure, _, _ in shown:
+        for kind, code in (("variation", measure.variation), ("assurance", measure.assurance)):
+            drawn = icon(kind, code)
+            if drawn is not None and code not in icons:
+                icons[code] = f"icon-{code.replace('_', '-')}.{_atom(digest.cycle)}@{domain}"
+                images[icons[code]] = icon_png(drawn)
     context = {
         "d": digest,
         "exceptions": len(exceptions),
         "reasons": _reasons(exceptions),
         "shown": shown,
+        "icons": icons,
         "more": len(exceptions) - len(shown),
         "pack_url": _safe_url(pack_url),
         **_listing("improvements", digest.improvements),

@@ -27,6 +27,7 @@ from bot.charts import ChartData, point_colour, spc_svg
 from bot.digest import signal_of
 from bot.digest_model import Digest, MeasureView
 from bot.render import environment, labels, show_value
+from bot.render.icons import MATRIX_COLUMNS, MATRIX_ROWS, matrix
 
 RECENT = 13  # figures listed under each chart: a year and the same month a year before
 
@@ -76,6 +77,9 @@ def render_pack(digest: Digest) -> str:
             gaps=[cards[m.id] for m in digest.gaps],
             owners=_owners(digest),
             reasons=_reason_counts(exceptions),
+            matrix=matrix(digest.measures),
+            matrix_rows=MATRIX_ROWS,
+            matrix_columns=MATRIX_COLUMNS,
         )
     )
 
