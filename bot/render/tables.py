@@ -29,16 +29,17 @@ from bot.digest_model import Digest, MeasureView
 COLUMNS = (
     "cycle", "period", "area", "measure_id", "name", "unit", "better", "frequency",
     "value", "display_value", "target", "amber_tolerance", "red_tolerance", "status",
-    "is_exception", "exception_reasons", "previous_value", "change",
+    "is_exception", "exception_reasons", "verdict", "previous_value", "change",
     "value_1y_ago", "change_1y", "pct_change_1y", "value_2y_ago", "change_2y", "pct_change_2y",
     "value_3y_ago", "change_3y", "pct_change_3y",
     "variation", "assurance", "special_cause",
+    "trial_limits", "rebased_from", "mean", "lower_limit", "upper_limit",
     "projected_breach_period", "projection_method",
     "reason", "commentary", "revised", "revisions",
     "owner_name", "owner_email", "submitted_by", "submitted_at", "channel",
 )  # fmt: skip
 NUMBERS = {
-    "value", "target", "previous_value", "change",
+    "value", "target", "previous_value", "change", "mean", "lower_limit", "upper_limit",
     *(f"{name}_{n}y{suffix}" for n in (1, 2, 3)
       for name, suffix in (("value", "_ago"), ("change", ""), ("pct_change", ""))),
 }  # fmt: skip
@@ -62,6 +63,7 @@ def measure_rows(digest: Digest) -> pd.DataFrame:
     frame["revisions"] = frame["revisions"].astype("int64")
     frame["is_exception"] = frame["is_exception"].astype(bool)
     frame["revised"] = frame["revised"].astype(bool)
+    frame["trial_limits"] = frame["trial_limits"].astype(bool)
     return frame
 
 
@@ -98,6 +100,12 @@ def _row(digest: Digest, m: MeasureView) -> dict[str, Any]:
         "status": m.status,
         "is_exception": m.is_exception,
         "exception_reasons": ";".join(m.exception_reasons),
+        "verdict": m.verdict,
+        "trial_limits": m.trial_limits,
+        "rebased_from": m.rebased_from or "",
+        "mean": m.mean,
+        "lower_limit": m.lower_limit,
+        "upper_limit": m.upper_limit,
         "previous_value": m.previous_value,
         "change": m.change,
         "variation": m.variation or "",
