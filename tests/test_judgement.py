@@ -360,3 +360,12 @@ def test_a_far_outlier_no_slip_explains_is_queried_then_submittable(steady, cloc
     again = steady.service.submit(replace(ask, source_ref="t:2", raw_value="130 server outage"))
     assert again.stored and again.value == 130
 
+
+
+def test_the_rule_set_and_commentary_settings_are_checked_by_name():
+    from bot.settings import ConfigError, Settings
+
+    chosen = Settings.from_env({"PMBOT_SPC_RULES": "MDC2023", "PMBOT_COMMENTARY_REQUIRED": "red"})
+    assert (chosen.spc_rules, chosen.commentary_required) == ("mdc2023", "red")
+    with pytest.raises(ConfigError, match="PMBOT_SPC_RULES='nhs' is not allowed; use ptd or"):
+        Settings.from_env({"PMBOT_SPC_RULES": "nhs"})
