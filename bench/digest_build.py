@@ -135,9 +135,9 @@ def main() -> None:
 
     register = {m.id: m for m in measures}
     periods = {row["id"]: row["period"] for row in rows}
-    frame = digest._cycle_history(history, rows, register)
+    frame = digest.cycle_history(history, rows, register)
     for name, stage in (
-        ("  cycle history", lambda: digest._cycle_history(history, rows, register)),
+        ("  cycle history", lambda: digest.cycle_history(history, rows, register)),
         ("  spc.analyse", lambda: spc.analyse(frame)),
         ("  series split", lambda: digest._series(spc.analyse(frame))),
         ("  year_on_year", lambda: trends.year_on_year(frame, periods)),

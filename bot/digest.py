@@ -49,7 +49,7 @@ from bot.values import format_value
 STATUSES = ("green", "amber", "red", "monitored", "missing", "not_available", "outstanding")
 SPC_KINDS = ("improvement", "concern", "neutral", "common_cause")
 SERIES_POINTS = 24  # the chart shows the last 13; the rest give the renderers some room
-SERIES_COLUMNS = ["period", "value", "mean", "lpl", "upl", "special_cause", "rule", "variation"]
+SERIES_COLUMNS = ["period", "value", "mean", "lpl", "upl", "special_cause"]
 
 
 def build_digest(
@@ -96,7 +96,7 @@ def build_digest(
     variations = summary["variation"].to_dict()
     assurances = summary["assurance"].to_dict()
     limits = summary[["mean", "lpl", "upl", "trial_limits", "group_start"]].to_dict("index")
-    series, latest_cause = _series(charts)
+    series, latest_cause, signals = _series(charts)
     previous = _previous_periods(periods)
     before = values_at(frame, list(previous.items()))
     comparisons = year_on_year(frame, periods)
@@ -171,7 +171,7 @@ def build_digest(
                     for step in measure.targets
                 ),  # fmt: skip
                 rebase_history=tuple((r.period, r.reason) for r in measure.rebase),
-                signal=signal_of(series[measure.id]),
+                signals=signals[measure.id],
             )
         )
 
@@ -263,8 +263,11 @@ def cycle_history(
     return frame
 
 
-def _series(charts: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict[str, str | None]]:
-    """Each measure's last ``SERIES_POINTS`` chart rows, and the special cause of its last point.
+def _series(
+    charts: pd.DataFrame,
+) -> tuple[dict[str, pd.DataFrame], dict[str, str | None], dict[str, tuple[str | None, ...]]]:
+    """Each measure's last ``SERIES_POINTS`` chart rows, the special cause of its last point, and
+    why each of those rows is flagged (``signals``: ``"{rule}_high"``/``"_low"`` or None).
 
     ``charts`` is sorted by measure and period, so each measure is one slice of it. Each small
     frame is built from array slices: slicing the big frame costs several times as much.
@@ -272,7 +275,7 @@ def _series(charts: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict[str, st
     recent = charts.groupby("measure_id", sort=False).tail(SERIES_POINTS)
     ids = recent["measure_id"].to_numpy()
     if not len(ids):
-        return {}, {}
+        return {}, {}, {}
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
     stops = np.r_[starts[1:], len(ids)]
     arrays = {name: recent[name].to_numpy() for name in SERIES_COLUMNS}
@@ -281,24 +284,19 @@ def _series(charts: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict[str, st
     def frame(a: int, b: int) -> pd.DataFrame:
         columns: dict[str, Any] = {name: arrays[name][a:b] for name in SERIES_COLUMNS}
         # Kept as objects so that common cause stays None, as in spc.analyse.
-        for name in ("special_cause", "rule", "variation"):
-            columns[name] = pd.Series(arrays[name][a:b], dtype=object)
+        columns["special_cause"] = pd.Series(causes[a:b], dtype=object)
         return pd.DataFrame(columns)
 
     series = {ids[a]: frame(a, b) for a, b in zip(starts, stops, strict=True)}
     # The current period is always each measure's last row (see cycle_history).
     latest = {ids[b - 1]: _label(causes[b - 1]) for b in stops}
-    return series, latest
-
-
-def signal_of(series: pd.DataFrame, at: int = -1) -> str | None:
-    """Why the point at ``at`` of a series is flagged: ``"{rule}_high"``/``"_low"``, or None."""
-    if not len(series) or not {"rule", "variation"} <= set(series.columns):
-        return None
-    rule, variation = series["rule"].iloc[at], series["variation"].iloc[at]
-    if not isinstance(rule, str) or not isinstance(variation, str):
-        return None
-    return f"{rule}_{variation.rsplit('_', 1)[-1]}"
+    flagged = [
+        f"{rule}_{variation.rpartition('_')[2]}" if isinstance(rule, str) else None
+        for rule, variation in zip(recent["rule"].to_numpy(), recent["variation"].to_numpy(),
+                                   strict=True)
+    ]  # fmt: skip
+    signals = {ids[a]: tuple(flagged[a:b]) for a, b in zip(starts, stops, strict=True)}
+    return series, latest, signals
 
 
 def _previous_periods(periods: Mapping[str, str]) -> dict[str, str]:

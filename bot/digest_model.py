@@ -111,8 +111,13 @@ class MeasureView:
     upper_limit: float | None = None
     # Every target the measure has had and every rebase, for the glossary: (from, text) pairs.
     target_history: tuple[tuple[str, str], ...] = ()
-    # Why this period's point is flagged: "{rule}_high" or "{rule}_low" (see bot.spc), or None.
-    signal: str | None = None
+    # Why each row of `series` is flagged: "{rule}_high" or "{rule}_low" (see bot.spc), or None.
+    signals: tuple[str | None, ...] = ()
+
+    @property
+    def signal(self) -> str | None:
+        """Why this period's point is flagged, if it is."""
+        return self.signals[-1] if self.signals else None
     rebase_history: tuple[tuple[str, str], ...] = ()
 
     @property

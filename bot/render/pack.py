@@ -24,7 +24,6 @@ from pathlib import Path
 from markupsafe import Markup
 
 from bot.charts import ChartData, point_colour, spc_svg
-from bot.digest import signal_of
 from bot.digest_model import Digest, MeasureView
 from bot.render import environment, labels, show_value
 from bot.render.icons import MATRIX_COLUMNS, MATRIX_ROWS, matrix
@@ -102,8 +101,8 @@ def _card(m: MeasureView, number: int) -> Card:
         tail = data.tail(RECENT)
         words = labels()["RULE"]
         first = len(m.series) - len(tail.periods)
-        signals = [signal_of(m.series, first + i) for i in range(len(tail.periods))]
-        why = [words.get(signal or "", "") for signal in signals]
+        signals = m.signals[first:] if len(m.signals) == len(m.series) else ()
+        why = [words.get(signal or "", "") for signal in signals] or [""] * len(tail.periods)
         recent = [
             Recent(period, show_value(value, m.unit), cause, point_colour(cause), text)
             for period, value, cause, text in zip(
