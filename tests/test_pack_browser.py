@@ -56,7 +56,7 @@ def test_browser_renders_the_pack_from_disk_with_every_measure(digest, tmp_path)
     assert len(articles) == len(digest.measures)
     for m in digest.measures:
         assert f'<span class="id">{m.id}</span>' in dom
-    assert dom.count("<svg") == len(digest.measures)
+    assert dom.count("<svg") - dom.count("<svg class=\"icon\"") == len(digest.measures)
     assert "<script" not in dom  # the hostile commentary stayed text
     assert console_errors(result.stderr) == []
 
