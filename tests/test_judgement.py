@@ -177,6 +177,7 @@ def test_a_five_point_measure_has_trial_limits_and_is_never_consistently_failing
     assert view.exception_reasons == ("red",)
     pack = render_pack(digest)
     assert "Trial limits: fewer than 12 figures so far" in pack
+    assert "OD-01 (trial limits)" in pack[: pack.index('id="exceptions"')]  # the matrix
     (row,) = loaded.service.exceptions(OCTOBER, clock())
     assert row["trial_limits"] is True and row["exception_reasons"] == ["red"]
 

@@ -77,6 +77,7 @@ def render_pack(digest: Digest) -> str:
             owners=_owners(digest),
             reasons=_reason_counts(exceptions),
             matrix=matrix(digest.measures),
+            trial={m.id for m in digest.measures if m.trial_limits},
             matrix_rows=MATRIX_ROWS,
             matrix_columns=MATRIX_COLUMNS,
         )
