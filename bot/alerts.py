@@ -29,11 +29,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from bot.digest_model import EXCEPTION_REASONS
 from bot.store import Store
 from bot.values import format_value
 
-# Why a measure needs a leader's attention, most serious first (as in bot.digest_model).
-REASONS = ("red", "missing", "special_cause_concern", "consistently_failing")
+# Why a measure needs a leader's attention, most serious first: defined once, in the core.
+REASONS = EXCEPTION_REASONS
 # No figure yet and not yet due: nothing to say, whatever its history says.
 SILENT_STATUSES = ("outstanding",)
 
@@ -175,17 +176,19 @@ def inhibit(alerts: Iterable[Alert]) -> list[Alert]:
     return [replace(a, reasons=("missing",)) if "missing" in a.reasons else a for a in alerts]
 
 
-def read_told(store: Store, cycle: str) -> Told:
-    """Rebuild what was told in a window from the ledger (the only memory between runs)."""
+def read_told(store: Store, cycle: str, ledger: str = "") -> Told:
+    """Rebuild what was told in a window from the ledger (the only memory between runs);
+    `ledger` prefixes the kinds, one lifecycle per transport ("slack-", "email-")."""
     told = Told()
     alerts: list[tuple[tuple[str, str], int, str]] = []
     for row in store.ledger_for_cycle(cycle):
-        if row["kind"] == WINDOW:
+        kind = row["kind"].removeprefix(ledger) if row["kind"].startswith(ledger) else ""
+        if kind == WINDOW:
             told.window_ref = row["transport_ref"]
-        elif row["kind"] == CLEAR:
+        elif kind == CLEAR:
             _, measure_id, period, _episode = row["key"].split(":")
             told.episodes[measure_id, period] = told.episodes.get((measure_id, period), 0) + 1
-        elif row["kind"] == ALERT:
+        elif kind == ALERT:
             _, measure_id, period, episode, fingerprint = row["key"].split(":")
             alerts.append(((measure_id, period), int(episode), fingerprint))
     for key, episode, fingerprint in alerts:  # in ledger order, so the latest wins
@@ -247,9 +250,14 @@ class AlertPipeline:
         attempts: int = 3,
         backoff: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
+        ledger: str = "",
+        follow_up_changes: bool = False,
     ) -> None:
         self.store = store
         self.sender = sender
+        self.ledger = ledger  # prefix of this lifecycle's ledger kinds: one per transport
+        # A message that cannot be edited (email) tells a changed value in a follow-up too.
+        self.follow_up_changes = follow_up_changes
         self.retry = {"attempts": attempts, "backoff": backoff, "sleep": sleep}
         self.lock = threading.Lock()
 
@@ -270,7 +278,7 @@ class AlertPipeline:
         """
         firing = inhibit(group(rows))
         with self.lock:
-            told = read_told(self.store, cycle)
+            told = read_told(self.store, cycle, self.ledger)
             current = {(r["id"], str(r["period"])): r for r in rows}
             cleared_now = {k: cleared_alert(current[k]) for k in told.ever if k in current}
             plan = dedup(firing, told, cleared_now)
@@ -292,9 +300,22 @@ class AlertPipeline:
         if not ready:
             return AlertReport(plan=plan, waiting=True)
         ref = deliver(lambda: self.sender.post(summary), **self.retry)
-        self.store.ledger_add(WINDOW, summary.cycle, now, ref, summary.cycle)
+        self.store.ledger_add(self.ledger + WINDOW, summary.cycle, now, ref, summary.cycle)
         self.record(summary.cycle, told, summary.firing, (), ref, now)
         return AlertReport(posted=True, plan=plan)
+
+    def adopt(self, ref: str, cycle: str, rows: list[Mapping[str, Any]], now: datetime) -> bool:
+        """Open the window on a message sent another way (the summary email, composed from
+        these same `rows`): what it showed is what leaders were told. False if already open."""
+        firing = inhibit(group(rows))
+        with self.lock:
+            told = read_told(self.store, cycle, self.ledger)
+            if told.window_ref is not None:
+                return False
+            with self.store.atomic():
+                self.store.ledger_add(self.ledger + WINDOW, cycle, now, ref, cycle)
+                self.record(cycle, told, firing, (), ref, now)
+        return True
 
     def update_window(
         self, ref: str, summary: Summary, plan: Plan, told: Told, now: datetime
@@ -305,7 +326,7 @@ class AlertPipeline:
             return AlertReport(plan=plan)
         deliver(lambda: self.sender.update(ref, summary), **self.retry)
         follow_ups = 0
-        if plan.new or plan.cleared:
+        if plan.new or plan.cleared or (plan.changed and self.follow_up_changes):
             deliver(lambda: self.sender.follow_up(ref, summary, plan), **self.retry)
             follow_ups = 1
         self.record(summary.cycle, told, (*plan.new, *plan.changed), plan.cleared, ref, now)
@@ -324,11 +345,11 @@ class AlertPipeline:
             for alert in alerts:
                 episode = told.episodes.get(alert.key, 0)
                 key = f"{cycle}:{alert.measure_id}:{alert.period}:{episode}:{alert.fingerprint}"
-                self.store.ledger_add(ALERT, key, now, ref, cycle)
+                self.store.ledger_add(self.ledger + ALERT, key, now, ref, cycle)
             for alert in cleared:
                 episode = told.episodes.get(alert.key, 0)
                 key = f"{cycle}:{alert.measure_id}:{alert.period}:{episode}"
-                self.store.ledger_add(CLEAR, key, now, ref, cycle)
+                self.store.ledger_add(self.ledger + CLEAR, key, now, ref, cycle)
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -6,20 +6,26 @@ settings, clock and (if they like) a mail backend made of plain functions.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import threading
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
 from pathlib import Path
-from typing import Any
 
+import jinja2
+
+from bot.chat import ChatTransport
 from bot.events import Prompt
 from bot.mail.base import MailBackend, MailError, MailRefused, MailUnavailable, queued_message
 from bot.mail.compose import Composer, outgoing
 from bot.periods import LONDON, Period, WorkingCalendar, parse_period
+from bot.reach import ChaseResult, Reach
+from bot.render import environment
 from bot.render.email import digest_message
 from bot.render.pack import render_pack, write_pack
 from bot.render.slack import slack_blocks
@@ -27,7 +33,6 @@ from bot.render.tables import write_tables
 from bot.service import Service
 from bot.settings import ConfigError, Settings
 from bot.store import Outgoing, Store
-from bot.templating import make_environment
 from bot.timetable import Action
 from handlers.email_reply import ReplyResult, handle_reply
 
@@ -58,72 +63,62 @@ class Bot:
     mail: MailBackend
     composer: Composer
     clock: Clock
-    # Slack, when configured (bot.slack.app.SlackRuntime): owners in Slack get their prompts
-    # there, and the leadership channel gets alerts and the digest. Email does the rest.
-    chat: Any = None
+    reach: Reach = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reach = Reach(self.service, self.composer, self.clock, self.deliver_mail)
+
+    @property
+    def templates(self) -> jinja2.Environment:
+        """The one template environment: every sentence a person reads is rendered by it."""
+        return self.composer.templates
+
+    @property
+    def chats(self) -> list[ChatTransport]:
+        """The chat transports owners and leaders are reached by (email does the rest)."""
+        return self.reach.chats
 
     def send_prompts(self, cycle: Period) -> list[Prompt]:
-        """Email each owner who has outstanding measures and no prompt yet for this cycle."""
-        now = self.clock()
-        sent = []
-        for prompt in self.service.due_prompts(cycle, now):
-            message = outgoing("prompt", f"prompt:{prompt.ledger_key}",
-                               self.composer.prompt(prompt, now))  # fmt: skip
-            if self.service.record_action(
-                "prompt", prompt.ledger_key, now, outgoing=message, cycle=prompt.cycle
-            ):
-                sent.append(prompt)
+        """Prompt each owner who has outstanding measures and no prompt yet for this cycle:
+        by chat where they are found, by email otherwise."""
+        run = self.reach.send_prompts(cycle, self.clock())
         self.deliver_mail()
-        return sent
+        return run.prompts
+
+    def chase(self, cycle: Period, stamp: str | None = None) -> ChaseResult:
+        """Remind every owner still to send, now: by chat where found, by email otherwise."""
+        now = self.clock()
+        return self.reach.chase(cycle, stamp or now.isoformat(), now)
 
     def tick(self) -> list[Action]:
-        """Do what the clock asks for now; each action once, recorded with its email."""
+        """Do what the clock asks for now; each action once, recorded with its message."""
         now = self.clock()
         actions, report = self.service.due_actions(now)
         if report is not None and actions:
             cycle = parse_period(report.cycle)
             owners = {a.owner_email for a in actions if a.owner_email}
             prompts = self.service.prompts_for(cycle, report, owners)
+            asks: dict[tuple[str, int], list[tuple[Prompt, str]]] = defaultdict(list)
             for action in actions:
                 if action.kind in ("prompt", "reminder"):
-                    reference = self.send_by_chat(action, prompts[action.owner_email])
-                    if reference:
-                        self.service.record_action(
-                            action.kind, action.key, now, cycle=action.cycle,
-                            transport_ref=reference,
-                        )  # fmt: skip
-                        continue
+                    asks[action.kind, action.reminder].append(
+                        (prompts[action.owner_email], action.key)
+                    )
+                    continue
                 message = self.compose(action, prompts, report, now)
                 if message is None:
                     log.warning("%s %s: nobody to send it to", action.kind, action.key)
                 self.service.record_action(action.kind, action.key, now, cycle=action.cycle,
                                            outgoing=message)  # fmt: skip
                 log.info("%s %s", action.kind, action.key)
-        if self.chat is not None and report is not None:
-            self.update_chat(parse_period(report.cycle))
+            for (kind, reminder), keyed in asks.items():
+                self.reach.send(kind, keyed, now, reminder=reminder)
+                log.info("%s to %d owner(s)", kind, len(keyed))
+        if report is not None:
+            self.reach.update_leaders(parse_period(report.cycle), now, report)
         self.deliver_mail()
         self.service.forget_old_mail(now)
         return actions
-
-    def send_by_chat(self, action: Action, prompt: Prompt) -> str | None:
-        """Prompt or remind in Slack; None (so: by email) when the owner is not there or Slack
-        is failing: a Slack outage must not stop the cycle."""
-        if self.chat is None:
-            return None
-        try:
-            return self.chat.notifier.send_prompt(prompt, reminder=action.reminder)
-        except Exception:
-            log.exception("Slack could not take %s %s; it goes by email", action.kind, action.key)
-            return None
-
-    def update_chat(self, cycle: Period) -> None:
-        """Keep the leadership channel's alert up to date; post the digest once its day came."""
-        try:
-            self.chat.check_alerts(cycle)
-            if self.service.done("digest", str(cycle)):
-                self.chat.post_digest(cycle, once=True)
-        except Exception:  # Slack's trouble is reported; email carries on regardless
-            log.exception("Slack alerts or digest for %s failed; will try on the next tick", cycle)
 
     def compose(self, action: Action, prompts, report, now: datetime) -> Outgoing | None:
         key = f"{action.kind}:{action.key}"
@@ -185,7 +180,7 @@ class Bot:
         for mail in self.mail.fetch():
             result = handle_reply(
                 mail,
-                service=self.service,
+                reach=self.reach,
                 composer=self.composer,
                 bot_address=self.settings.mail_from,
                 now=self.clock(),
@@ -246,9 +241,28 @@ def make_mail_backend(settings: Settings) -> MailBackend:
     raise ConfigError(f"PMBOT_MAIL_BACKEND={settings.mail_backend} is not a mail backend")
 
 
+# The chat adapters, by package: each has `configured(settings)` and `create(bot)` (which
+# registers its transport with the bot). A new chat transport adds its package here.
+CHAT_ADAPTERS = ("handlers.slack",)
+
+
+def add_chats(bot: Bot) -> None:
+    """Connect every configured chat transport (each checks its credentials first and raises
+    ConfigError with one line saying what to fix)."""
+    for name in CHAT_ADAPTERS:
+        adapter = importlib.import_module(name)
+        if adapter.configured(bot.settings):
+            adapter.create(bot)
+
+
 def create_app(
-    settings: Settings, *, clock: Clock = system_clock, mail: MailBackend | None = None
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    mail: MailBackend | None = None,
+    chats: bool = False,
 ) -> Bot:
+    """The bot; with `chats`, connected to every configured chat transport too."""
     store = Store(settings.db_path)
     store.migrate()
     calendar = WorkingCalendar(settings.calendar)
@@ -260,10 +274,18 @@ def create_app(
         spc_rules=settings.spc_rules,
         commentary_required=settings.commentary_required,
     )
-    composer = Composer(
-        make_environment(settings.templates_dir), settings.mail_from, settings.mail_domain
-    )
-    return Bot(settings, store, service, mail or make_mail_backend(settings), composer, clock)
+    # The one template environment, from the templates-directory setting: email, chats, the
+    # CLI and the digest renderers' filters and labels all come from it.
+    composer = Composer(environment(settings.templates_dir), settings.mail_from,
+                        settings.mail_domain)  # fmt: skip
+    bot = Bot(settings, store, service, mail or make_mail_backend(settings), composer, clock)
+    if chats:
+        try:
+            add_chats(bot)
+        except BaseException:
+            bot.close()
+            raise
+    return bot
 
 
 __all__ = ["Bot", "MailError", "create_app", "make_mail_backend", "system_clock"]

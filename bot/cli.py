@@ -11,15 +11,16 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
 from bot.app import Bot, Clock, create_app, system_clock
-from bot.digest_model import EXCEPTION_LABELS
-from bot.events import Submission
+from bot.events import Inbound, Submission
 from bot.mail.base import MailError
 from bot.measures import ImportRejected
 from bot.periods import LONDON, InvalidPeriod, Period, parse_period, reporting_period
+from bot.render import labels
 from bot.settings import ConfigError, Settings
 from bot.store import SchemaTooNew
 
@@ -95,17 +96,28 @@ def parse_now(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=LONDON)
 
 
-def with_bot(run: Callable[[argparse.Namespace, Bot], int | None]):
-    """Build the bot for a command and close it afterwards."""
+def with_bot(run: Callable[[argparse.Namespace, Bot], int | None], *, chats: bool = False):
+    """Build the bot for a command and close it afterwards; with `chats`, connected to every
+    configured chat transport (commands that reach people: they go where `tick` would)."""
 
     def handler(args: argparse.Namespace, settings: Settings, clock: Clock) -> int | None:
-        bot = create_app(settings, clock=clock)
+        bot = create_app(settings, clock=clock, chats=chats)
         try:
             return run(args, bot)
         finally:
             bot.close()
 
     return handler
+
+
+def with_chats(run: Callable[[argparse.Namespace, Bot], int | None]):
+    return with_bot(run, chats=True)
+
+
+def say(bot: Bot, macro: str, *args) -> str:
+    """A sentence for the terminal, from templates/cli.txt."""
+    module = bot.templates.get_template("cli.txt").module
+    return str(getattr(module, macro)(*args)).strip()
 
 
 def cycle_arg(args: argparse.Namespace, bot: Bot) -> Period:
@@ -161,24 +173,24 @@ def cmd_submit(args, bot: Bot) -> int:
     measure = bot.service.measure(args.measure)
     sender = args.as_email or (measure.owner_email if measure else "")
     now = bot.clock()
-    outcome = bot.service.submit(
-        Submission(
-            measure_id=args.measure,
-            raw_value=args.value,
-            sender=sender,
-            channel="cli",
-            source_ref=f"cli:{now.isoformat()}:{args.measure}:{args.period}",
-            received_at=now,
-            commentary=args.comment or "",
-            period=args.period,
-            confirm=args.confirm,
-        )
+    ref = f"cli:{now.isoformat()}:{args.measure}:{args.period}"
+    submission = Submission(
+        measure_id=args.measure,
+        raw_value=args.value,
+        sender=sender,
+        channel="cli",
+        source_ref=ref,
+        received_at=now,
+        commentary=args.comment or "",
+        period=args.period,
+        confirm=args.confirm,
     )
-    if not outcome.stored:
-        print(f"pmbot: not stored: {outcome.message}", file=sys.stderr)
+    receipt = bot.reach.receive(Inbound(ref, "cli", sender, now, (submission,)))
+    outcome = receipt.outcomes[0] if receipt.outcomes else None
+    if outcome is None or not outcome.stored:
+        print(say(bot, "not_stored", receipt, outcome), file=sys.stderr)
         return 1
-    revised = ", a correction" if outcome.revised else ""
-    print(f"{outcome.message} ({outcome.status.replace('_', ' ')}{revised})")
+    print(say(bot, "stored", outcome))
     return 0
 
 
@@ -213,7 +225,7 @@ def cmd_exceptions(args, bot: Bot) -> None:
         print(f"No exceptions for {cycle}.")
     for row in rows:
         what = row["display_value"] or "no figure"
-        why = ", ".join(EXCEPTION_LABELS[r] for r in row["exception_reasons"])
+        why = ", ".join(labels()["REASON"][r] for r in row["exception_reasons"])
         print(f"  {row['id']:<8} {what:>12} (target {row['target_display']})  {why}: {row['name']}")
         if row["commentary"]:
             print(f'{"":11}"{row["commentary"]}"')
@@ -228,13 +240,38 @@ def cmd_digest(args, bot: Bot) -> None:
         print(f"  {path}")
 
 
-@with_bot
+@with_chats
 def cmd_prompts_send(args, bot: Bot) -> None:
     cycle = cycle_arg(args, bot)
-    sent = bot.send_prompts(cycle)
-    for prompt in sent:
-        print(f"Prompt to {prompt.owner_email}: {len(prompt.lines)} measures ({prompt.reference})")
-    print(f"{len(sent)} prompts sent for {cycle}" + ("" if sent else " (nothing new to send)"))
+    run = bot.reach.send_prompts(cycle, bot.clock())
+    print(say(bot, "prompts_sent", run, str(cycle)))
+    bot.deliver_mail()  # queued already: a mail outage is reported, and the poller retries
+
+
+@with_chats
+def cmd_chase(args, bot: Bot) -> None:
+    cycle = cycle_arg(args, bot)
+    print(say(bot, "chased", bot.chase(cycle), str(cycle)))
+
+
+@with_bot
+def cmd_measure(args, bot: Bot) -> int:
+    service = bot.service
+    found = service.measure(args.measure)
+    if found is None:
+        print(say(bot, "no_measure", args.measure), file=sys.stderr)
+        return 1
+    cycle = cycle_arg(args, bot)
+    rows = {r["id"]: r for r in service.status(cycle, bot.clock()).measures}
+    latest = service.last_values([found.id]).get(found.id, ("", ""))
+    owner = service.person_name(found.owner_email)
+    deputy = service.person_name(found.deputy_email) if found.deputy_email else ""
+    if args.json:
+        print_json({"measure": asdict(found), "status": rows.get(found.id),
+                    "latest": {"period": latest[0], "value": latest[1]}})  # fmt: skip
+        return 0
+    print(say(bot, "measure_card", found, rows.get(found.id), latest, owner, deputy))
+    return 0
 
 
 @with_bot
@@ -270,7 +307,7 @@ def cmd_mail_check(args, bot: Bot) -> int:
     return 1 if failed else 0
 
 
-@with_bot
+@with_chats
 def cmd_tick(args, bot: Bot) -> None:
     actions = bot.tick()
     for action in actions:
@@ -377,9 +414,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--out", default="data/digest", help="directory (default: data/digest)")
 
     prompts = group("prompts", "Ask owners for their figures.")
-    sub = command(prompts, "send", "Email a prompt to every owner with outstanding figures "
-                  "(once per owner and cycle).", cmd_prompts_send)  # fmt: skip
+    sub = command(prompts, "send", "Prompt every owner with outstanding figures, by chat where "
+                  "they are found, by email otherwise (once per owner and cycle).",
+                  cmd_prompts_send)  # fmt: skip
     sub.add_argument("period", nargs="?", help="cycle, e.g. 2026-10 (default: last month)")
+    sub = command(commands, "chase", "Remind every owner still to send, now: by chat where "
+                  "they are found, by email otherwise (as /pm chase).", cmd_chase)  # fmt: skip
+    sub.add_argument("period", nargs="?", help="cycle, e.g. 2026-10 (default: last month)")
+    sub = command(commands, "measure", "One measure: what it is, who owns it, its figure "
+                  "this cycle (as /pm measure).", cmd_measure)  # fmt: skip
+    sub.add_argument("measure", help="measure id, e.g. OD-01")
+    sub.add_argument("period", nargs="?", help="cycle, e.g. 2026-10 (default: last month)")
+    sub.add_argument("--json", action="store_true", help="print JSON")
 
     mail = group("mail", "Read replies and check the mail connection.")
     command(mail, "poll", "Process every reply waiting in the inbox.", cmd_mail_poll)

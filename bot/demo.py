@@ -16,10 +16,10 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from bot.app import Bot, create_app
-from bot.digest_model import EXCEPTION_LABELS
 from bot.events import Prompt, PromptLine
 from bot.mail.maildir import MaildirBackend
 from bot.periods import LONDON, parse_period
+from bot.render import labels
 from bot.service import period_label, rag_of
 from bot.settings import PROJECT_ROOT, Settings
 from bot.values import format_value, parse_entry
@@ -91,7 +91,7 @@ def play_cycle(bot: Bot, clock: DemoClock, cycle) -> str:
     report = service.status(cycle, clock())
     exceptions = service.exceptions(cycle, clock(), report)
     for row in exceptions:
-        row["why"] = ", ".join(EXCEPTION_LABELS[r] for r in row["exception_reasons"])
+        row["why"] = ", ".join(labels()["REASON"][r] for r in row["exception_reasons"])
     clock.set(dates.digest, time(9))
     digest_files = bot.write_digest(cycle, bot.settings.db_path.parent / "digest")
     return bot.composer.render(

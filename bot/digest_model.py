@@ -34,12 +34,6 @@ def verdict_of(exception_reasons: tuple[str, ...], special_cause: str | None) ->
 
 # Why a measure is an exception, in the order leaders read them.
 EXCEPTION_REASONS = ("red", "missing", "special_cause_concern", "consistently_failing")
-EXCEPTION_LABELS = {
-    "red": "red",
-    "missing": "missing after the due date",
-    "special_cause_concern": "special-cause concern",
-    "consistently_failing": "consistently failing its target",
-}
 
 
 @dataclass(frozen=True)

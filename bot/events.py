@@ -6,8 +6,10 @@ validation and authorisation exist in one place (the service).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -26,11 +28,18 @@ class Submission:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one submission; `message` is the sentence the sender reads."""
+    """What happened to one submission: a `code` and its `params`. The sentence the sender
+    reads is the template's (templates/outcomes.txt, the `outcome` filter), never Python's.
+
+    Codes: stored, already_stored; refusals: unknown_measure, not_owner, invalid_value,
+    invalid_period, wrong_frequency, not_ended, needs_commentary, queried (held back as
+    implausible: "did you mean...?").
+    """
 
     measure_id: str
     stored: bool
-    message: str
+    code: str
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
     period: str = ""
     value: float | None = None
     display_value: str = ""
@@ -74,3 +83,69 @@ class Prompt:
     @property
     def ledger_key(self) -> str:
         return f"{self.owner_email}:{self.cycle}"
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message that arrived on any transport, already translated by its handler.
+
+    `Service.receive` is the one inbound use case: it records the message (once: a redelivery
+    with the same `message_id` is recognised), checks the sender is in the register, submits
+    each figure and says what to confirm.
+    """
+
+    message_id: str  # unique per message: Message-ID, "slack:dm:C1:ts", "slack:view:..."
+    channel: str  # email, slack, cli (the transport's name for chats)
+    sender: str  # email address the transport identified; "" when it could not
+    received_at: datetime
+    submissions: tuple[Submission, ...] = ()
+    subject: str = ""
+    ignore: str = ""  # why the message must not be answered (an auto-reply): recorded only
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What `Service.receive` did with an `Inbound`, for the handler to confirm.
+
+    `code` names what the sender is told (a template macro): "confirmation", "stranger",
+    "no_figures", or "" for nothing (ignored, or already handled on an earlier delivery).
+    """
+
+    outcome: str  # stored, rejected, ignored, seen
+    reason: str  # for the inbound record and the log (not shown to the sender)
+    code: str = ""
+    outcomes: tuple[Outcome, ...] = ()
+
+    @property
+    def stored(self) -> bool:
+        return any(o.stored and not o.duplicate for o in self.outcomes)
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    cycle: str
+    as_of: str
+    measures: list[dict[str, Any]]
+
+    @property
+    def outstanding(self) -> dict[str, list[str]]:
+        """Owner email -> ids of their measures with no figure yet."""
+        owners: dict[str, list[str]] = defaultdict(list)
+        for row in self.measures:
+            if row["status"] in ("outstanding", "missing"):
+                owners[row["owner_email"]].append(row["id"])
+        return dict(owners)
+
+    @property
+    def submitted(self) -> int:
+        return sum(row["revisions"] > 0 for row in self.measures)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "cycle": self.cycle,
+            "as_of": self.as_of,
+            "due": len(self.measures),
+            "submitted": self.submitted,
+            "outstanding": self.outstanding,
+            "measures": self.measures,
+        }

@@ -3,36 +3,48 @@ happen once, the outbox, and the record of inbound messages.
 
 `Outreach` is part of the service (`Service` inherits it): the same store and calendar, the
 same rules, kept in their own module because they are a separate concern from taking and
-judging figures.
+judging figures. What it needs of the figures side is declared below as abstract methods, so
+this module depends on the core only, never on bot.service.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bot.events import Prompt, PromptLine
+from bot.events import Prompt, PromptLine, StatusReport
 from bot.periods import Period, WorkingCalendar, london_date, reporting_period
 from bot.store import Outgoing, Store
 from bot.timetable import Action, due_actions
 from bot.values import format_value
 
-if TYPE_CHECKING:
-    from bot.service import StatusReport
-
 KEEP_SENT_MAIL = timedelta(days=90)  # sent messages' bodies; their records stay for good
 REFERENCE = re.compile(r"\[PM-(\d{4}-(?:\d{2}|Q[1-4]))-[0-9A-F]{4}\]", re.IGNORECASE)
 
 
-class Outreach:
+class Outreach(ABC):
     store: Store
     calendar: WorkingCalendar
     coordinators: set[str]
     leaders: set[str]
+
+    # -- what outreach needs of the figures side (bot.service.Service) ----------------------
+
+    @abstractmethod
+    def status(self, cycle: Period, now: datetime) -> StatusReport: ...
+
+    @abstractmethod
+    def exceptions(
+        self, cycle: Period, now: datetime, report: StatusReport | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def person_name(self, email: str) -> str: ...
 
     def due_prompts(self, cycle: Period, now: datetime) -> list[Prompt]:
         """One prompt per owner with outstanding measures in this cycle and no prompt sent yet."""

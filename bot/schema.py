@@ -117,4 +117,21 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX queried_by_measure ON queried (measure_id, period, submitted_by);
     """,
+    # 6: chat ids keyed by transport (Slack, Teams...), so the people table knows no chat's name
+    # and a person can be in two chats. '' records that the transport does not know them. The
+    # alert lifecycle's ledger kinds get their transport's prefix (email has one of its own now).
+    """
+    CREATE TABLE chat_ids (
+        transport TEXT NOT NULL,
+        email TEXT NOT NULL REFERENCES people(email),
+        chat_id TEXT NOT NULL,
+        PRIMARY KEY (transport, email)
+    );
+    CREATE INDEX chat_ids_by_id ON chat_ids (transport, chat_id);
+    INSERT INTO chat_ids (transport, email, chat_id)
+        SELECT 'slack', email, slack_user_id FROM people WHERE slack_user_id IS NOT NULL;
+    ALTER TABLE people DROP COLUMN slack_user_id;
+    UPDATE ledger SET kind = 'slack-' || kind
+        WHERE kind IN ('alert-window', 'alert', 'alert-clear');
+    """,
 )

@@ -86,12 +86,12 @@ def serve(settings: Settings, *, clock: Clock = system_clock, once: bool = False
     bots = [poller, scheduler]
     if settings.slack_bot_token:
         # Checks the token first (auth.test): a wrong one stops here with a clear message.
-        from bot.slack.app import create_slack
+        from handlers.slack import create_slack
 
         listener = create_app(settings, clock=clock)
         bots.append(listener)
         slack = create_slack(listener)
-        scheduler.chat = create_slack(scheduler)
+        create_slack(scheduler)  # registers itself: the tick prompts, alerts and posts there
         server, socket = start_slack(slack, health.snapshot)
         health.reporter("slack")("ok", "Socket Mode" if socket else "HTTP on /slack/events")
     else:

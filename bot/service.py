@@ -7,15 +7,13 @@ whether a value is acceptable. Every method that depends on the time takes `now`
 from __future__ import annotations
 
 import functools
-from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from bot.digest import build_digest
 from bot.digest_model import Digest, MeasureView
-from bot.events import Outcome, Submission
+from bot.events import Outcome, StatusReport, Submission
 from bot.history import load_history
 from bot.judgement import (
     Query,
@@ -50,41 +48,14 @@ def WORDS() -> Any:  # noqa: N802 - reads like the template module it returns
 
 
 class Refused(Exception):
-    """A submission that cannot be taken; the message tells the sender why and what to do."""
+    """A submission that cannot be taken: an outcome code and the parameters its sentence
+    (templates/outcomes.txt) needs to tell the sender why and what to do."""
 
-    def __init__(self, message: str, field: str = "value") -> None:
-        super().__init__(message)
+    def __init__(self, code: str, field: str = "value", **params: Any) -> None:
+        super().__init__(code)
+        self.code = code
         self.field = field
-
-
-@dataclass(frozen=True)
-class StatusReport:
-    cycle: str
-    as_of: str
-    measures: list[dict[str, Any]]
-
-    @property
-    def outstanding(self) -> dict[str, list[str]]:
-        """Owner email -> ids of their measures with no figure yet."""
-        owners: dict[str, list[str]] = defaultdict(list)
-        for row in self.measures:
-            if row["status"] in ("outstanding", "missing"):
-                owners[row["owner_email"]].append(row["id"])
-        return dict(owners)
-
-    @property
-    def submitted(self) -> int:
-        return sum(row["revisions"] > 0 for row in self.measures)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "cycle": self.cycle,
-            "as_of": self.as_of,
-            "due": len(self.measures),
-            "submitted": self.submitted,
-            "outstanding": self.outstanding,
-            "measures": self.measures,
-        }
+        self.params = params
 
 
 class Service(Outreach):
@@ -173,8 +144,10 @@ class Service(Outreach):
             measure = self.authorised_measure(measure_id, submission)
             period = self.resolve_period(measure, submission)
             entry = parse_entry(submission.raw_value, measure.unit, measure.id)
-        except (Refused, InvalidValue) as exc:
-            return Outcome(measure_id, False, str(exc), field=getattr(exc, "field", "value"))
+        except Refused as exc:
+            return Outcome(measure_id, False, exc.code, exc.params, field=exc.field)
+        except InvalidValue as exc:  # the values grammar words its own problem
+            return Outcome(measure_id, False, "invalid_value", {"detail": str(exc)})
         confirmed, typed_commentary = confirmed_by_word(entry.commentary)
         commentary = " ".join(filter(None, (typed_commentary, submission.commentary.strip())))
         sender = submission.sender.lower()
@@ -196,16 +169,14 @@ class Service(Outreach):
             colour, reasons = judged.status, judged.reasons
             if needs_commentary(reasons, self.commentary_required) and not commentary:
                 target = judged.target
-                message = WORDS().needs_commentary(
-                    measure.id,
-                    format_value(value, measure.unit),
-                    format_value(target, measure.unit) if target is not None else "",
-                    reasons,
-                    submission.raw_value.strip(),
-                )
+                params = {
+                    "value": format_value(value, measure.unit),
+                    "target": format_value(target, measure.unit) if target is not None else "",
+                    "typed": submission.raw_value.strip(),
+                }
                 return Outcome(
-                    measure.id, False, str(message), period=str(period), field="commentary",
-                    reasons=reasons,
+                    measure.id, False, "needs_commentary", params, period=str(period),
+                    field="commentary", reasons=reasons,
                 )  # fmt: skip
         stored = StoredSubmission(
             measure_id=measure.id,
@@ -222,14 +193,10 @@ class Service(Outreach):
             earlier = self.store.revision_count(measure.id, str(period))
             is_new = self.store.add_submission(stored)
         display = format_value(entry.value, measure.unit)
-        if not is_new:
-            message = str(WORDS().duplicate(measure.id, str(period), display))
-        else:
-            message = str(WORDS().stored(measure.id, str(period), display, reasons))
         return Outcome(
             measure_id=measure.id,
             stored=True,
-            message=message,
+            code="stored" if is_new else "already_stored",
             period=str(period),
             value=entry.value,
             display_value=display,
@@ -261,17 +228,16 @@ class Service(Outreach):
             submission.raw_value.strip(),
             why,
         )
-        message = WORDS().query(
-            measure.id,
-            format_value(value, unit),
-            query,
-            suggestion,
-            format_value(query.lower_limit, unit),
-            format_value(query.upper_limit, unit),
-            submission.raw_value.strip().split()[0],
-        )
+        params = {
+            "shown": format_value(value, unit),
+            "query": query,
+            "suggestion": suggestion,
+            "lower": format_value(query.lower_limit, unit),
+            "upper": format_value(query.upper_limit, unit),
+            "typed": submission.raw_value.strip().split()[0],
+        }
         return Outcome(
-            measure.id, False, str(message), period=str(period), value=value, queried=True
+            measure.id, False, "queried", params, period=str(period), value=value, queried=True
         )
 
     def held_back(self, cycle: Period) -> list[str]:
@@ -285,14 +251,11 @@ class Service(Outreach):
     def authorised_measure(self, measure_id: str, submission: Submission) -> Measure:
         measure = self.store.measure(measure_id)
         if measure is None or not measure.active:
-            raise Refused(f"{measure_id} is not a measure in the register; check the id")
+            raise Refused("unknown_measure")
         sender = submission.sender.lower()
         on_behalf = submission.channel == "cli" and self.is_coordinator(sender)
         if not (measure.may_submit(sender) or on_behalf):
-            raise Refused(
-                f"{measure.id}: {sender or 'this sender'} is not the owner or deputy of this "
-                f"measure, so the figure was not taken; the owner is {measure.owner_email}"
-            )
+            raise Refused("not_owner", sender=sender, owner=measure.owner_email)
         return measure
 
     def resolve_period(self, measure: Measure, submission: Submission) -> Period:
@@ -301,18 +264,17 @@ class Service(Outreach):
             try:
                 period = parse_period(submission.period)
             except InvalidPeriod as exc:
-                raise Refused(str(exc), field="period") from exc
+                raise Refused("invalid_period", "period", detail=str(exc)) from exc
             if period.frequency != measure.frequency:
                 example = "2026-Q3" if measure.frequency == "quarterly" else "2026-10"
                 raise Refused(
-                    f"{measure.id} is reported {measure.frequency}; give a period like {example}",
-                    field="period",
+                    "wrong_frequency", "period", frequency=measure.frequency, example=example
                 )
         else:
             cycle = parse_period(submission.cycle) if submission.cycle else reporting_period(today)
             period = latest_period(measure.frequency, cycle)
         if period.end >= today:
-            raise Refused(f"{measure.id}: {period} has not ended yet", field="period")
+            raise Refused("not_ended", "period", period=str(period))
         return period
 
     # -- status and exceptions --------------------------------------------------------------

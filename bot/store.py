@@ -191,23 +191,28 @@ class Store:
         rows = list(self.db.query("SELECT * FROM people WHERE email = ?", [email.lower()]))
         return person_from_row(rows[0]) if rows else None
 
-    def slack_user_id(self, email: str) -> str | None:
+    def chat_id(self, transport: str, email: str) -> str | None:
+        """Who this person is in a chat transport: their id, '' when the transport does not
+        know them, None when nobody has asked yet."""
         row = self.db.execute(
-            "SELECT slack_user_id FROM people WHERE email = ?", [email.lower()]
+            "SELECT chat_id FROM chat_ids WHERE transport = ? AND email = ?",
+            [transport, email.lower()],
         ).fetchone()
         return row[0] if row else None
 
-    def save_slack_user_id(self, email: str, user_id: str) -> None:
-        """Cache who this person is in Slack ('' records that they have no Slack account)."""
+    def save_chat_id(self, transport: str, email: str, chat_id: str) -> None:
+        """Cache who this person is in a chat ('' records that they are not there)."""
         with self.atomic() as db:
             self.save_person(Person(email.lower()))
-            db.execute(
-                "UPDATE people SET slack_user_id = ? WHERE email = ?", [user_id, email.lower()]
+            db["chat_ids"].upsert(
+                {"transport": transport, "email": email.lower(), "chat_id": chat_id},
+                pk=("transport", "email"),
             )
 
-    def email_for_slack_user(self, user_id: str) -> str | None:
+    def email_for_chat_id(self, transport: str, chat_id: str) -> str | None:
         row = self.db.execute(
-            "SELECT email FROM people WHERE slack_user_id = ?", [user_id]
+            "SELECT email FROM chat_ids WHERE transport = ? AND chat_id = ? AND chat_id != ''",
+            [transport, chat_id],
         ).fetchone()
         return row[0] if row else None
 

@@ -1,14 +1,19 @@
-"""The Jinja2 environment for everything a person reads: HTML is escaped, plain text is not."""
+"""The Jinja2 environment for everything a person reads: HTML is escaped, plain text is not.
+
+Built once by the factory (`bot.app.create_app`) from the templates-directory setting and
+shared by every part that speaks to people: email, chat transports, the CLI.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
 
 def make_environment(templates_dir: Path) -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir)),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
         undefined=jinja2.StrictUndefined,
@@ -16,3 +21,12 @@ def make_environment(templates_dir: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # Plain text (a str, not Markup): whoever prints it escapes it once for their format.
+    env.filters["outcome"] = lambda outcome: outcome_text(env, outcome)
+    return env
+
+
+def outcome_text(env: jinja2.Environment, outcome: Any) -> str:
+    """The sentence a sender reads about one submitted figure (templates/outcomes.txt)."""
+    macro = env.get_template("outcomes.txt").module.outcome  # type: ignore[attr-defined]
+    return " ".join(str(macro(outcome)).split())

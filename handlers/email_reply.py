@@ -1,8 +1,8 @@
 """An email reply to a prompt: each `ID: value [commentary]` line becomes a Submission.
 
-Loop protection comes first (auto-replies are recorded and never answered), then every line is
-handed to the service on its own, and the sender gets one confirmation listing what was stored
-and what was refused, threaded under their message.
+Loop protection comes first (auto-replies are recorded and never answered); the lines become
+Submissions for the one inbound use case (bot.reach.Reach.receive), and the sender gets one
+confirmation listing what was stored and what was refused, threaded under their message.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.events import Outcome, Submission
+from bot.events import Inbound, Outcome, Receipt, Submission
 from bot.mail.base import InboundMail
 from bot.mail.compose import Composer, header_text, outgoing
 from bot.mail.replies import auto_reply_reason, reply_text, sender_address
-from bot.service import Service
+from bot.reach import Reach
+from bot.store import Outgoing
 from bot.values import split_line
 
 
@@ -31,7 +32,7 @@ class ReplyResult:
 def handle_reply(
     mail: InboundMail,
     *,
-    service: Service,
+    reach: Reach,
     composer: Composer,
     bot_address: str,
     now: datetime,
@@ -40,35 +41,15 @@ def handle_reply(
     message_id = message_id_of(mail)
     sender = sender_address(message)
     subject = header_text(message.get("Subject"))
-    if service.inbound_seen(message_id):
-        return ReplyResult(message_id, sender, "seen", "processed on an earlier poll")
-
-    def record(
-        outcome: str, reason: str, outcomes: tuple[Outcome, ...] = (), answer: bool = False
-    ) -> ReplyResult:
-        reply = None
-        if answer:
-            confirmation = composer.confirmation(message, sender, list(outcomes), now)
-            reply = outgoing("confirmation", f"confirmation:{message_id}", confirmation)
-        service.record_inbound(
-            message_id=message_id, channel="email", sender=sender, subject=subject,
-            received_at=now, outcome=outcome, reason=reason, reply=reply,
-        )  # fmt: skip
-        return ReplyResult(message_id, sender, outcome, reason, outcomes)
-
-    if reason := auto_reply_reason(message, bot_address):
-        return record("ignored", reason)
-    if not service.is_known(sender):
-        # No answer to strangers: a reply would be backscatter to forged or mistyped senders.
-        return record("rejected", f"{sender or 'unknown sender'} is not in the register")
-
-    refs = [
-        header_text(message.get("In-Reply-To")),
-        *header_text(message.get("References")).split(),
-    ]
-    cycle = service.cycle_for_reply([r for r in refs if r], subject)
-    outcomes = tuple(
-        service.submit(
+    ignore = auto_reply_reason(message, bot_address) or ""
+    submissions: tuple[Submission, ...] = ()
+    if not ignore:
+        refs = [
+            header_text(message.get("In-Reply-To")),
+            *header_text(message.get("References")).split(),
+        ]
+        cycle = reach.service.cycle_for_reply([r for r in refs if r], subject)
+        submissions = tuple(
             Submission(
                 measure_id=measure_id,
                 raw_value=raw_value,
@@ -78,17 +59,19 @@ def handle_reply(
                 received_at=now,
                 cycle=cycle,
             )
+            for number, (measure_id, raw_value) in answered_lines(reply_text(message))
         )
-        for number, (measure_id, raw_value) in answered_lines(reply_text(message))
-    )
-    stored = sum(o.stored for o in outcomes)
-    refusals = "; ".join(o.message for o in outcomes if not o.stored)
-    if stored:
-        reason = f"{stored} stored" + (f"; refused: {refusals}" if refusals else "")
-        return record("stored", reason[:1000], outcomes, answer=True)
-    if outcomes:
-        return record("rejected", refusals[:1000], outcomes, answer=True)
-    return record("rejected", "no lines of the form 'OD-01: value' found", answer=True)
+    inbound = Inbound(message_id, "email", sender, now, submissions, subject, ignore)
+
+    def reply(receipt: Receipt) -> Outgoing | None:
+        # No answer to strangers: a reply would be backscatter to forged or mistyped senders.
+        if receipt.code == "stranger":
+            return None
+        confirmation = composer.confirmation(message, sender, list(receipt.outcomes), now)
+        return outgoing("confirmation", f"confirmation:{message_id}", confirmation)
+
+    receipt = reach.receive(inbound, reply=reply)
+    return ReplyResult(message_id, sender, receipt.outcome, receipt.reason, receipt.outcomes)
 
 
 def answered_lines(text: str) -> list[tuple[int, tuple[str, str]]]:

@@ -1,7 +1,10 @@
-"""Binds every Slack handler to the Bolt app in one place, with one error boundary.
+"""Builds the Slack side and binds every Slack handler to its Bolt app in one place, with one
+error boundary.
 
 Each handler is a plain function taking Bolt's arguments plus `pmbot`, the SlackRuntime, which
-the middleware below puts into Bolt's context (Bolt passes context entries by name).
+the middleware below puts into Bolt's context (Bolt passes context entries by name). Handlers
+only translate Slack's payloads into calls of the transport-neutral use cases (bot.reach) and
+their results into Slack's wire format.
 """
 
 from __future__ import annotations
@@ -9,16 +12,26 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import App, BoltContext
 
+from bot.slack.app import Host, SlackRuntime, build_slack, configured
 from handlers import slack_commands, slack_dm, slack_home, slack_submit
 
-if TYPE_CHECKING:
-    from bot.slack.app import SlackRuntime
-
 log = logging.getLogger("pmbot.slack")
+
+
+def create_slack(bot: Host, *, process_before_response: bool = False) -> SlackRuntime:
+    """Check the token, build the Bolt app with pmbot's handlers, and register Slack as one of
+    the bot's chats. Raises SlackConfigError, with one line saying what to fix."""
+    runtime = build_slack(bot, process_before_response=process_before_response)
+    register(runtime.app, runtime)
+    return runtime
+
+
+create = create_slack  # the factory's name for it (bot.app.CHAT_ADAPTERS)
+__all__ = ["configured", "create", "create_slack", "register"]
 
 
 def register(app: App, runtime: SlackRuntime) -> None:

@@ -7,17 +7,15 @@ are for coordinators; anyone in the register may look a measure up.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack, Respond
 
 from bot.periods import Period
 from bot.service import period_label
+from bot.slack.app import SlackRuntime
 from bot.slack.payloads import Command, parse_command
 from bot.slack.worklist import cycle_from
-
-if TYPE_CHECKING:
-    from bot.slack.app import SlackRuntime
 
 COORDINATORS_ONLY = ("status", "chase", "digest")
 
@@ -57,7 +55,8 @@ def chase(
     owners = len(pmbot.bot.service.status(cycle, pmbot.bot.clock()).outstanding)
     if owners:
         respond(**pmbot.views.say("chasing", owners, period_label(cycle)))
-    result = pmbot.chase(cycle, stamp=command.get("trigger_id") or pmbot.bot.clock().isoformat())
+    now = pmbot.bot.clock()
+    result = pmbot.bot.reach.chase(cycle, command.get("trigger_id") or now.isoformat(), now)
     respond(**pmbot.views.say("chased", result, period_label(cycle)))
 
 
@@ -72,7 +71,7 @@ def digest(
         respond(**pmbot.views.problem("no_channel"))
         return
     respond(**pmbot.views.say("digest_building", period_label(cycle)))
-    pmbot.post_digest(cycle)
+    pmbot.bot.reach.post_digest(cycle, pmbot.bot.clock(), only=pmbot)
     respond(**pmbot.views.say("digest_posted", period_label(cycle), channel))
 
 

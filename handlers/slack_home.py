@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_sdk import WebClient
 
-if TYPE_CHECKING:
-    from bot.slack.app import SlackRuntime
+from bot.slack.app import SlackRuntime
 
 
 def on_home_opened(event: dict[str, Any], client: WebClient, pmbot: SlackRuntime) -> None:

@@ -7,11 +7,13 @@ its commentary box); when all are taken the modal closes and a DM confirms each 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import Ack
 from slack_sdk import WebClient
 
+from bot.events import Inbound, Receipt
+from bot.slack.app import SlackRuntime
 from bot.slack.payloads import (
     CALLBACK_ID,
     modal_measure_ids,
@@ -19,9 +21,6 @@ from bot.slack.payloads import (
     read_button,
     submission_key,
 )
-
-if TYPE_CHECKING:
-    from bot.slack.app import SlackRuntime
 
 __all__ = ["CALLBACK_ID", "on_open", "on_submit"]
 
@@ -41,7 +40,8 @@ def on_open(
 def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], pmbot: SlackRuntime) -> None:
     user_id = body["user"]["id"]
     sender = pmbot.people.email_for(user_id) or ""
-    submissions = modal_submissions(view, sender, pmbot.bot.clock())
+    now = pmbot.bot.clock()
+    submissions = modal_submissions(view, sender, now)
     if not submissions:
         ids, correcting = modal_measure_ids(view)
         if ids:
@@ -49,14 +49,28 @@ def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], pmbot: Slack
         else:
             ack()  # a modal with no fields: nothing to take
         return
-    outcomes = [pmbot.bot.service.submit(s) for s in submissions]
-    errors = pmbot.views.modal_errors(outcomes)
-    if errors:
-        # The figures that were fine are stored; sent again unchanged they are recognised
-        # (same view, same text) and not stored twice.
-        ack(response_action="errors", errors=errors)
-        return
-    ack()
-    pmbot.after_submission(
-        user_id, outcomes, claim=f"slack:view:{submission_key(view)}", sender=sender or user_id
+    inbound = Inbound(
+        message_id=f"slack:view:{submission_key(view)}",
+        channel=pmbot.name,
+        sender=sender,
+        received_at=now,
+        submissions=tuple(submissions),
     )
+
+    def confirm(receipt: Receipt) -> None:
+        if receipt.code == "stranger":  # (no figures to refuse: said on the first field)
+            ids, _ = modal_measure_ids(view)
+            ack(response_action="errors", errors=pmbot.views.stranger_errors(ids))
+            return
+        ack()  # the modal closes now; the confirmation and the alert check follow
+        pmbot.notifier.dm(user_id, pmbot.views.receipt(receipt))
+        pmbot.publish_home(user_id)
+
+    # A refused figure is shown in the modal, on the field at fault, and nothing is recorded:
+    # the person corrects it there and submits again. The figures that were fine are stored;
+    # sent again unchanged they are recognised (same view, same text) and not stored twice.
+    receipt = pmbot.bot.reach.receive(inbound, confirm=confirm, keep_trying=True)
+    if receipt.outcome == "seen":
+        ack()
+    elif errors := pmbot.views.modal_errors(list(receipt.outcomes)):
+        ack(response_action="errors", errors=errors)

@@ -11,8 +11,9 @@ from dataclasses import replace
 import pytest
 
 from bot.app import create_app
-from bot.slack.app import SlackRuntime, create_slack
+from bot.slack.app import SlackRuntime
 from bot.slack.server import SlackHttpServer
+from handlers.slack import create_slack
 from tests.fake_slack import BOT_TOKEN, FakeSlack
 from tests.slack_inbound import LEADERS, PEOPLE, SECRET, Inbound
 

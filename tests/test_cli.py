@@ -123,7 +123,7 @@ def test_the_demo_runs_a_whole_cycle_in_a_fresh_process(tmp_path):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for expected in ("REFUSED '140%' is above 100%", "ignored", "not in the register",
-                     "correction", "missing after the due date", "not available",
+                     "correction", "no figure by the due date", "not available",
                      "performance-pack-2026-10.html"):  # fmt: skip
         assert expected in out
     assert (tmp_path / "demo" / "pmbot.db").exists()

@@ -22,17 +22,22 @@ def submit(bot, measure, raw, sender=OWNER, ref=None, **kwargs):
     )
 
 
+def said(bot, outcome) -> str:
+    """The sentence the sender reads about an outcome (templates/outcomes.txt)."""
+    return bot.templates.filters["outcome"](outcome)
+
+
 def test_a_good_value_is_stored_with_its_rag_status(loaded):
     outcome = submit(loaded, "od-02", "91.5% steady")
     assert outcome.stored and outcome.status == "green" and outcome.period == "2026-10"
-    assert outcome.message == "OD-02 2026-10: 91.5% stored"
+    assert said(loaded, outcome) == "OD-02 2026-10: 91.5% stored"
 
 
 def test_the_deputy_may_submit_and_a_stranger_may_not(loaded):
     assert submit(loaded, "OD-01", "48", sender=DEPUTY).stored
     refused = submit(loaded, "OD-01", "47", sender="someone@agency.example")
     assert not refused.stored
-    assert "not the owner or deputy" in refused.message
+    assert "not the owner or deputy" in said(loaded, refused)
     assert loaded.store.submission_count() == 1
 
 
@@ -44,7 +49,7 @@ def test_a_coordinator_may_enter_a_figure_only_from_the_command_line(loaded):
 def test_a_red_value_without_commentary_is_refused_asking_for_an_explanation(loaded):
     outcome = submit(loaded, "OD-02", "70%")
     assert not outcome.stored and outcome.field == "commentary"
-    assert "red" in outcome.message and "explanation" in outcome.message
+    assert "red" in said(loaded, outcome) and "explanation" in said(loaded, outcome)
     explained = submit(loaded, "OD-02", "70% two teams redeployed to the winter surge")
     assert explained.stored and explained.exception
 
@@ -71,17 +76,18 @@ def test_quarterly_measures_report_their_last_quarter_and_refuse_a_month(loaded)
     risk_owner = "risk@agency.example"
     assert submit(loaded, "RSK-01", "2", sender=risk_owner).period == "2026-Q3"
     refused = submit(loaded, "RSK-01", "2", sender=risk_owner, period="2026-09", ref="x")
-    assert not refused.stored and "quarterly" in refused.message and "2026-Q3" in refused.message
+    text = said(loaded, refused)
+    assert not refused.stored and "quarterly" in text and "2026-Q3" in text
 
 
 def test_a_period_that_has_not_ended_is_refused(loaded):
     outcome = submit(loaded, "OD-01", "48", period="2026-11")
-    assert not outcome.stored and "has not ended" in outcome.message
+    assert not outcome.stored and "has not ended" in said(loaded, outcome)
 
 
 def test_an_unknown_measure_is_refused_by_name(loaded):
     outcome = submit(loaded, "XX-99", "1")
-    assert not outcome.stored and outcome.message.startswith("XX-99 is not a measure")
+    assert not outcome.stored and said(loaded, outcome).startswith("XX-99 is not a measure")
 
 
 def test_status_is_outstanding_before_the_due_date_and_missing_after(loaded, clock):

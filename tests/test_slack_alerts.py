@@ -19,7 +19,7 @@ from bot.alerts import (
     inhibit,
 )
 from bot.events import Submission
-from bot.periods import LONDON
+from bot.periods import LONDON, parse_period
 from bot.store import Store
 
 pytest_plugins = ("tests.slack_fixtures",)
@@ -235,14 +235,19 @@ def test_transient_failures_are_retried_inside_one_run(pipeline, sender):
 # -- in Slack ------------------------------------------------------------------------------------
 
 
+def alerts(bot):
+    """The Slack lifecycle's report of an alert check (email keeps to the tick)."""
+    return bot.reach.check_alerts(parse_period("2026-10"), bot.clock(), email=False)["slack"]
+
+
 def test_the_slack_summary_is_posted_once_and_edited_in_place(slack, fake, slack_bot, clock):
     service = slack_bot.service
     clock.set("2026-11-09T10:00")  # after the due date: the window has closed
-    assert slack.check_alerts().posted  # OD-01 and OD-02 missing
+    assert alerts(slack_bot).posted  # OD-01 and OD-02 missing
     (summary,) = fake.posted("C0LEAD")
     assert "no figure by the due date" in str(summary["blocks"])
     service.submit(Submission("OD-01", "48", "owner@agency.example", "cli", "t1", clock()))
-    report = slack.check_alerts()
+    report = alerts(slack_bot)
     assert report.updated and [a.measure_id for a in report.plan.cleared] == ["OD-01"]
     assert fake.count("chat.update") == 1 and len(fake.posted("C0LEAD")) == 2  # + follow-up
-    assert slack.check_alerts().plan.empty
+    assert alerts(slack_bot).plan.empty

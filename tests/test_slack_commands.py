@@ -117,9 +117,10 @@ def test_digest_is_posted_with_the_pack_and_recorded(inbound, fake, slack_bot):
     )
 
 
-def test_the_scheduler_posts_the_digest_once(slack, fake):
-    assert slack.post_digest(parse_period("2026-10"), once=True)
-    assert slack.post_digest(parse_period("2026-10"), once=True) is None
+def test_the_scheduler_posts_the_digest_once(slack, fake, slack_bot):
+    now = slack_bot.clock()
+    assert slack_bot.reach.post_digest(parse_period("2026-10"), now, once=True)
+    assert slack_bot.reach.post_digest(parse_period("2026-10"), now, once=True) == []
     assert len(fake.posted(LEADERS)) == 1
 
 

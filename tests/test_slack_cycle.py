@@ -3,7 +3,7 @@ the leadership channel gets the alert and the digest; a Slack outage does not st
 
 from __future__ import annotations
 
-from bot.slack.app import create_slack
+from handlers.slack import create_slack
 from tests.fake_slack import FakeSlack
 from tests.slack_inbound import LEADERS, OWNER
 

@@ -13,8 +13,8 @@ import json
 import pytest
 
 from bot.periods import parse_period
-from bot.slack.app import create_slack
 from bot.slack.server import SlackHttpServer
+from handlers.slack import create_slack
 from tests.slack_inbound import COORD, LEADERS, OWNER, Inbound, opened_view, texts
 
 pytest_plugins = ("tests.slack_fixtures",)
@@ -55,8 +55,8 @@ def test_a_month_in_slack(live, fake, slack_bot):
     bot = slack_bot
 
     # The prompt: a DM with the owner's measures, last value and target, and the button.
-    run = slack.deliver_prompts(OCTOBER)
-    assert list(run.sent) == ["owner@agency.example"] and not run.failed
+    run = bot.reach.send_prompts(OCTOBER, bot.clock())
+    assert list(run.by_chat) == ["owner@agency.example"] and not run.by_email
     prompt = dms_to(fake, OWNER)[0]
     assert "OD-01" in texts(prompt) and "target 50 days" in texts(prompt)
     button = prompt["blocks"][-2]["elements"][0]

@@ -83,7 +83,8 @@ def test_a_typed_dm_takes_the_good_lines_and_explains_the_rest(inbound, fake, sl
 def test_a_dm_without_figures_gets_the_how_to(inbound, fake, slack_bot):
     inbound.dm(OWNER, "hello, what do you need?")
     assert "I did not find any figures" in reply_to(fake, OWNER)
-    assert slack_bot.store.inbound()[0]["outcome"] == "ignored"
+    # Recorded as an email without figures is: answered with the how-to, nothing taken.
+    assert slack_bot.store.inbound()[0]["outcome"] == "rejected"
 
 
 def test_a_dm_from_someone_outside_the_register_is_refused(inbound, fake, slack_bot):

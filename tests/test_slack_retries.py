@@ -11,8 +11,8 @@ from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryState
 
 from bot.app import create_app
 from bot.periods import parse_period
-from bot.slack.app import create_slack
 from bot.slack.client import Pacer, RetryAfterHandler, SlackConfigError
+from handlers.slack import create_slack
 from tests.slack_inbound import COORD, OWNER, opened_view, texts
 
 pytest_plugins = ("tests.slack_fixtures",)
@@ -78,15 +78,14 @@ def test_a_429_is_retried_after_the_retry_after_it_names(slack, fake):
     assert ref == f"{sent.params['channel']}:{fake.posted()[0]['ts']}"
 
 
-def test_a_server_error_leaves_the_prompt_unrecorded_for_the_next_tick(slack, fake, slack_bot):
+def test_a_server_error_sends_the_prompt_by_email_once_instead(slack, fake, slack_bot):
     fake.fail_next("chat.postMessage", 500)
-    run = slack.deliver_prompts(OCTOBER)
-    assert "owner@agency.example" in run.failed and not run.sent
-    assert slack_bot.store.ledger("prompt") == []
-    run = slack.deliver_prompts(OCTOBER)  # the next tick
-    assert list(run.sent) == ["owner@agency.example"]
-    assert slack.deliver_prompts(OCTOBER).sent == {}  # and never twice
-    assert len(fake.posted()) == 1
+    run = slack_bot.reach.send_prompts(OCTOBER, slack_bot.clock())
+    assert [p.owner_email for p in run.by_email] == ["owner@agency.example"] and not run.by_chat
+    assert [row["kind"] for row in slack_bot.store.outgoing()] == ["prompt"]
+    again = slack_bot.reach.send_prompts(OCTOBER, slack_bot.clock())  # the next tick
+    assert again.prompts == [], "reached once: never by Slack as well"
+    assert fake.posted() == []
 
 
 def test_an_owner_without_slack_is_emailed_and_the_coordinators_told_once(slack, fake, slack_bot):
@@ -94,7 +93,7 @@ def test_an_owner_without_slack_is_emailed_and_the_coordinators_told_once(slack,
     assert prompt.owner_email == "risk@agency.example"
     assert slack.notifier.send_prompt(prompt) is None
     assert slack.notifier.send_prompt(prompt) is None
-    assert slack_bot.store.slack_user_id("risk@agency.example") == ""  # cached: asked once
+    assert slack_bot.store.chat_id("slack", "risk@agency.example") == ""  # cached: asked once
     assert fake.count("users.lookupByEmail") == 2  # risk@ once, and the coordinator
     (notice,) = fake.posted(fake.dm_channel(COORD))
     assert "Slack has no account for *risk@agency.example*" in texts(notice)

@@ -99,7 +99,7 @@ def test_someone_outside_the_register_cannot_look_measures_up(inbound, fake):
 @pytest.fixture
 def nasty_month(slack, inbound, fake, slack_bot):
     """A month where the owner's commentary tries to ping everyone and hide a link."""
-    slack.deliver_prompts(OCTOBER)
+    slack_bot.reach.send_prompts(OCTOBER, slack_bot.clock())
     inbound.click(OWNER, json.dumps({"cycle": "2026-10"}))
     inbound.submit(opened_view(fake), OWNER, {"OD-01": ("48", NASTY), "OD-02": ("80%", NASTY)})
     inbound.dm(OWNER, f"OD-02: 81% {NASTY}")

@@ -10,9 +10,9 @@ from dataclasses import replace
 import pytest
 
 from bot.app import create_app
-from bot.slack.app import create_slack
 from bot.slack.client import SlackConfigError
 from bot.slack.server import SlackHttpServer, start_slack, start_socket_mode
+from handlers.slack import create_slack
 from tests.fake_slack import APP_TOKEN
 
 pytest_plugins = ("tests.slack_fixtures",)

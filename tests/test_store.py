@@ -42,6 +42,32 @@ def test_a_new_migration_is_applied_at_start_and_keeps_existing_rows(store, monk
     assert store.submission_count() == 1
 
 
+def test_slack_ids_kept_in_the_people_table_survive_the_move_to_chat_ids(tmp_path, monkeypatch):
+    store = Store(tmp_path / "old.db")
+    monkeypatch.setattr("bot.store.MIGRATIONS", MIGRATIONS[:5])
+    store.migrate()
+    store.db.execute(
+        "INSERT INTO people (email, slack_user_id) VALUES ('a@x.example', 'U1'), "
+        "('b@x.example', ''), ('c@x.example', NULL)"
+    )
+    monkeypatch.setattr("bot.store.MIGRATIONS", MIGRATIONS)
+    store.migrate()
+    assert store.chat_id("slack", "A@x.example") == "U1"
+    assert store.chat_id("slack", "b@x.example") == "", "known not to be in Slack"
+    assert store.chat_id("slack", "c@x.example") is None, "never asked"
+    assert store.email_for_chat_id("slack", "U1") == "a@x.example"
+    assert "slack_user_id" not in store.db["people"].columns_dict
+    store.close()
+
+
+def test_one_person_has_an_id_per_chat_transport(store):
+    store.save_chat_id("slack", "a@x.example", "U1")
+    store.save_chat_id("teams", "a@x.example", "29:abc")
+    assert store.chat_id("slack", "a@x.example") == "U1"
+    assert store.email_for_chat_id("teams", "29:abc") == "a@x.example"
+    assert store.email_for_chat_id("teams", "U1") is None
+
+
 def test_a_database_from_a_newer_pmbot_is_refused_clearly(store):
     store.db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     with pytest.raises(SchemaTooNew, match="newer version of pmbot"):

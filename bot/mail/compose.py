@@ -44,9 +44,7 @@ class Composer:
         message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
         message["Date"] = format_datetime(now)
         message["Message-ID"] = make_msgid(idstring=kind, domain=self.domain)
-        message["Auto-Submitted"] = "auto-generated" if kind != "confirmation" else "auto-replied"
-        message["X-Auto-Response-Suppress"] = "All"
-        message["X-PMBot"] = kind
+        mark_automatic(message, kind)
         return message
 
     def prompt(self, prompt: Prompt, now: datetime, reminder: int = 0) -> Message:
@@ -67,6 +65,15 @@ class Composer:
 
     def summary(self, recipients: list[str], now: datetime, **context) -> Message:
         return self.templated("summary", recipients, now, **context)
+
+    def alert_follow_up(
+        self, recipients: list[str], now: datetime, summary_id: str, **context
+    ) -> Message:
+        """What changed since the summary email (new, changed, cleared), in its thread."""
+        message = self.templated("alert_follow_up", recipients, now, **context)
+        message["In-Reply-To"] = summary_id
+        message["References"] = summary_id
+        return message
 
     def templated(self, kind: str, recipients: list[str], now: datetime, **context) -> Message:
         """A message from templates/email/<kind>_subject.txt, <kind>.txt and <kind>.html."""
@@ -90,6 +97,15 @@ class Composer:
         message = self.new_message("confirmation", to, subject, now, text, html)
         thread(message, original)
         return message
+
+
+def mark_automatic(message: Message, kind: str) -> None:
+    """The one place for the headers that stop mail loops: out-of-office responders stay quiet
+    (RFC 3834 Auto-Submitted, Microsoft's X-Auto-Response-Suppress) and X-PMBot lets pmbot
+    recognise, and never answer, its own mail."""
+    message["Auto-Submitted"] = "auto-replied" if kind == "confirmation" else "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    message["X-PMBot"] = kind
 
 
 def outgoing(kind: str, key: str, message: Message) -> Outgoing:

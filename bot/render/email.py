@@ -36,6 +36,7 @@ from typing import Any
 
 from bot.charts import sparkline_png
 from bot.digest_model import EXCEPTION_REASONS, Digest
+from bot.mail.compose import mark_automatic
 from bot.render import environment
 from bot.render.icons import icon, icon_png
 
@@ -142,10 +143,7 @@ def digest_message(
     message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(idstring="digest", domain=domain)
-    # Automatic mail: out-of-office responders stay quiet, and pmbot never answers itself.
-    message["Auto-Submitted"] = "auto-generated"
-    message["X-Auto-Response-Suppress"] = "All"
-    message["X-PMBot"] = "digest"
+    mark_automatic(message, "digest")
     return message
 
 

@@ -1,13 +1,14 @@
-"""The Slack side of pmbot, built by one factory from the bot the rest of pmbot uses.
+"""The Slack side of pmbot: the first implementation of the chat contract (bot.chat).
 
-    slack = create_slack(bot)                      # auth.test, then the Bolt app and handlers
+    slack = build_slack(bot)                       # auth.test, then the Bolt app; registers
+                                                   # itself as one of the bot's chats
     server, socket = start_slack(slack, health)    # bot.slack.server: HTTP or Socket Mode
-    slack.deliver_prompts(cycle)                   # scheduler: prompts by DM, the rest by email
-    slack.check_alerts()                           # scheduler, and after each Slack submission
-    slack.post_digest(cycle, once=True)            # scheduler; `/pm digest` posts on demand
 
-Nothing is created at import time. Handlers reach this object as the `pmbot` argument, which a
-global middleware puts in Bolt's context.
+`handlers.slack.create_slack(bot)` builds it and binds the handlers. Everything that is not
+Slack's wire format — who is prompted where, what happens after a figure arrives, the alert
+lifecycle, the digest ledger — is transport-neutral, in bot.reach. Nothing is created at import
+time. Handlers reach this object as the `pmbot` argument, which a global middleware puts in
+Bolt's context.
 """
 
 from __future__ import annotations
@@ -16,21 +17,21 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
+import jinja2
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.alerts import AlertPipeline, AlertReport, DeliveryError
-from bot.app import Bot
+from bot.chat import Notice
 from bot.digest_model import Digest
-from bot.events import Outcome
-from bot.mail.base import MailError
-from bot.mail.compose import outgoing
+from bot.events import Prompt
 from bot.periods import Period
-from bot.render.pack import render_pack
+from bot.reach import Reach
 from bot.render.slack import slack_blocks
-from bot.service import period_label
+from bot.service import Service
+from bot.settings import Settings
 from bot.slack.blocks import Text
 from bot.slack.client import (
     Pacer,
@@ -40,91 +41,70 @@ from bot.slack.client import (
     make_client,
     slack_rate,
 )
-from bot.slack.notify import ChaseResult, PromptRun, SlackAlertSender, SlackNotifier
-from bot.slack.people import People
+from bot.slack.notify import SlackAlertSender, SlackNotifier
+from bot.slack.people import TRANSPORT, People
 from bot.slack.views import Views
-from bot.slack.worklist import Worklist, current_cycle, cycle_from, worklist
+from bot.slack.worklist import Worklist, cycle_from, worklist
 
 log = logging.getLogger("pmbot.slack")
 LISTENER_THREADS = 16  # Bolt's default of 5 lets five slow listeners block every new request
 
 
-def digest_for(bot: Bot, cycle: Period) -> Digest:
-    """The digest model of a cycle. (A seam: the service builds it; replace calls by that.)"""
-    return bot.service.digest(cycle, bot.clock())
+class Host(Protocol):
+    """What the Slack side needs of the bot that hosts it (bot.app.Bot)."""
+
+    settings: Settings
+    service: Service
+    reach: Reach
+    clock: Callable[[], datetime]
+
+    @property
+    def templates(self) -> jinja2.Environment: ...
 
 
 @dataclass
 class SlackRuntime:
-    bot: Bot
+    bot: Host
     app: App
     client: WebClient
     people: People
     views: Views
     notifier: SlackNotifier
-    alerts: AlertPipeline | None  # None without PMBOT_LEADERSHIP_CHANNEL
+    alert_sender: SlackAlertSender | None  # None without PMBOT_LEADERSHIP_CHANNEL
     identity: dict[str, Any]  # auth.test: team_id, user_id (the bot user), bot_id
 
     @property
     def socket_mode(self) -> bool:
         return bool(self.bot.settings.slack_app_token)
 
-    # -- for the scheduler ------------------------------------------------------------------
+    # -- the chat contract (bot.chat.ChatTransport) -----------------------------------------
 
-    def deliver_prompts(self, cycle: Period) -> PromptRun:
-        """DM every owner due a prompt; each is recorded in the ledger as soon as it is sent.
+    name = TRANSPORT
 
-        Owners without Slack come back in `run.not_in_slack` for the email prompt; failures in
-        `run.failed` are not recorded, so the next tick tries them again.
-        """
-        now = self.bot.clock()
-        prompts = self.bot.service.due_prompts(cycle, now)
-        record = lambda prompt, ref: self.bot.service.record_prompt(prompt, now, ref)  # noqa: E731
-        return self.notifier.send_prompts(prompts, on_sent=record)
+    def find_person(self, email: str) -> str | None:
+        return self.people.slack_id(email)
 
-    def check_alerts(self, cycle: Period | None = None) -> AlertReport | None:
-        """Bring the leadership channel's exception summary up to date (see bot.alerts)."""
-        if self.alerts is None:
+    def send_prompt(self, prompt: Prompt, *, reminder: int = 0) -> str | None:
+        return self.notifier.send_prompt(prompt, reminder=reminder)
+
+    def tell(self, email: str, notice: Notice) -> str | None:
+        user_id = self.people.slack_id(email)
+        if user_id is None:
             return None
-        now = self.bot.clock()
-        cycle = cycle or current_cycle(now)
-        service = self.bot.service
-        report = service.status(cycle, now)
-        exceptions = service.exceptions(cycle, now, report)
-        reasons = {row["id"]: row["exception_reasons"] for row in exceptions}
-        names = {p.email: p.name for p in self.bot.store.people() if p.name}
-        rows = [
-            row
-            | {
-                "exception_reasons": reasons.get(row["id"], []),
-                "owner_name": names.get(row["owner_email"], row["owner_email"]),
-            }
-            for row in report.measures
-        ]
-        # The window is ready when it has closed, or as soon as every figure is in.
-        ready = service.calendar.is_overdue(cycle, now) or all(r["revisions"] for r in rows)
-        return self.alerts.run(str(cycle), period_label(cycle), rows, ready=ready, now=now)
+        return self.notifier.dm(user_id, self.views.say(notice.code, *notice.params.values()))
 
-    def post_digest(self, cycle: Period, *, once: bool = False) -> str | None:
-        """Post the digest and the full pack to the leadership channel; returns its ref.
+    @property
+    def alerts(self) -> SlackAlertSender | None:
+        return self.alert_sender
 
-        With `once`, nothing is posted if the ledger shows this cycle's digest went already.
-        """
+    def post_digest(self, digest: Digest, pack: str) -> str | None:
+        """The digest and the full pack in the leadership channel; None without one."""
         channel = self.bot.settings.leadership_channel
-        key = str(cycle)
-        if not channel or (once and self.bot.store.ledger_entry("slack-digest", key)):
+        if not channel:
             return None
-        digest = digest_for(self.bot, cycle)
         title = self.views.text.plain("pack_title", digest.cycle_label)
-        ref = self.notifier.post_digest(
-            channel,
-            slack_blocks(digest),
-            render_pack(digest),
-            f"performance-pack-{cycle}.html",
-            title,
-        )
-        self.bot.store.ledger_add("slack-digest", key, self.bot.clock(), ref, key)
-        return ref
+        filename = f"performance-pack-{digest.cycle}.html"
+        return self.notifier.post_digest(channel, slack_blocks(digest), pack, filename, title)
 
     # -- for the handlers -------------------------------------------------------------------
 
@@ -132,7 +112,7 @@ class SlackRuntime:
         self, cycle: Period, channel: str, user_id: str, respond: Callable[..., Any]
     ) -> None:
         """The digest shown only to `user_id` in the channel where they asked for it."""
-        content = slack_blocks(digest_for(self.bot, cycle))
+        content = slack_blocks(self.bot.service.digest(cycle, self.bot.clock()))
         try:
             self.notifier.ephemeral(channel, user_id, content)
         except SlackError as exc:
@@ -141,32 +121,6 @@ class SlackRuntime:
             # The bot is not in that channel, so it cannot post there even ephemerally; the
             # command's response_url can (and is ephemeral too).
             respond(**content)
-
-    def chase(self, cycle: Period, stamp: str) -> ChaseResult:
-        """Remind every owner still to send: by DM, or by email when they have no Slack."""
-        now = self.bot.clock()
-        service = self.bot.service
-        report = service.status(cycle, now)
-        prompts = service.prompts_for(cycle, report, report.outstanding)
-        run = self.notifier.send_prompts(list(prompts.values()), reminder=1)
-        for prompt in run.not_in_slack:
-            key = f"{prompt.owner_email}:{cycle}:{stamp}"
-            message = self.bot.composer.prompt(prompt, now, reminder=1)
-            service.record_action(
-                "chase", key, now, outgoing=outgoing("chase", key, message), cycle=str(cycle)
-            )
-        if run.not_in_slack:
-            try:
-                self.bot.deliver_mail()
-            except MailError as exc:  # queued in the outbox: the poller sends it later
-                log.warning("chase emails queued, not yet sent: %s", exc)
-        return ChaseResult(
-            total=len(prompts),
-            measures=sum(len(p.lines) for p in prompts.values()),
-            by_slack=len(run.sent),
-            by_email=len(run.not_in_slack),
-            failed=tuple(sorted(run.failed)),
-        )
 
     def worklist_for(self, user_id: str, cycle: str | None) -> tuple[str | None, Worklist]:
         """(email, their measures in the cycle); no measures for someone pmbot does not know."""
@@ -177,48 +131,21 @@ class SlackRuntime:
     def publish_home(self, user_id: str, client: WebClient | None = None) -> None:
         email, work = self.worklist_for(user_id, None)
         service = self.bot.service
-        name = service.person_name(email) if email else "there"
+        name = service.person_name(email) if email else ""  # the template greets a stranger
         view = self.views.home(work, name, bool(email) and service.is_coordinator(email or ""))
         (client or self.client).views_publish(user_id=user_id, view=view)
 
-    def after_submission(
-        self, user_id: str, outcomes: list[Outcome], *, claim: str, sender: str, channel: str = ""
-    ) -> None:
-        """Record the message in `inbound`, confirm once (a redelivery finds it recorded),
-        refresh the Home tab and the alert summary."""
-        stored = [o for o in outcomes if o.stored]
-        now = self.bot.clock()
-        first_time = self.bot.service.record_inbound(
-            message_id=claim,
-            channel="slack",
-            sender=sender,
-            subject="",
-            received_at=now,
-            outcome="stored" if stored else "rejected",
-            reason="; ".join(o.message for o in outcomes)[:1000],
-        )
-        if not first_time:
-            return
-        content = self.views.confirmation(outcomes)
-        if channel:
-            self.notifier.post(channel, content)
-        else:
-            self.notifier.dm(user_id, content)
-        self.publish_home(user_id)
-        if any(not o.duplicate for o in stored):
-            try:
-                self.check_alerts()
-            except DeliveryError as exc:  # the figures are in; the scheduler tries again
-                log.warning("alert summary not updated: %s", exc)
+
+def configured(settings: Settings) -> bool:
+    return bool(settings.slack_bot_token)
 
 
-def create_slack(bot: Bot, *, process_before_response: bool = False) -> SlackRuntime:
-    """Check the token (auth.test) and build the Bolt app with pmbot's handlers registered.
+def build_slack(bot: Host, *, process_before_response: bool = False) -> SlackRuntime:
+    """Check the token (auth.test), build the Bolt app (without handlers: the caller binds
+    them, see handlers.slack) and register Slack as one of the bot's chats.
 
     Raises SlackConfigError, with one line saying what to fix, when Slack cannot work.
     """
-    from handlers.slack import register  # handlers import this package: bind late
-
     settings = bot.settings
     socket_mode = bool(settings.slack_app_token)
     if not socket_mode and not settings.slack_signing_secret:
@@ -243,38 +170,31 @@ def create_slack(bot: Bot, *, process_before_response: bool = False) -> SlackRun
         name="pmbot",
         logger=logging.getLogger("pmbot.slack.bolt"),
     )
-    people = People(bot.store, bot.service, bulk)
-    views = Views(Text(bot.composer.templates))
+    people = People(bot.service.store, bot.service, bulk)
+    views = Views(Text(bot.templates))
     notifier = SlackNotifier(
         client=client,
         bulk=bulk,
         people=people,
         views=views,
-        store=bot.store,
+        store=bot.service.store,
         coordinators=lambda: bot.service.people_with_role("coordinator"),
         clock=bot.clock,
     )
     people.on_not_in_slack = notifier.tell_coordinators_not_in_slack
     alerts = None
     if settings.leadership_channel:
-        sender = SlackAlertSender(notifier, views, settings.leadership_channel)
-        alerts = AlertPipeline(bot.store, sender)
+        alerts = SlackAlertSender(notifier, views, settings.leadership_channel)
     runtime = SlackRuntime(bot, app, client, people, views, notifier, alerts, identity)
-    register(app, runtime)
+    bot.reach.add_chat(runtime)
     log.info("Slack: connected as %s in %s", identity.get("user"), identity.get("team"))
     return runtime
-
-
-def create_slack_app(bot: Bot) -> App:
-    """The Bolt app alone (the runtime stays reachable from every request's context)."""
-    return create_slack(bot).app
 
 
 __all__ = [
     "SlackConfigError",
     "SlackError",
     "SlackRuntime",
-    "create_slack",
-    "create_slack_app",
-    "digest_for",
+    "build_slack",
+    "configured",
 ]

@@ -52,6 +52,7 @@ class Text:
     """
 
     def __init__(self, env: jinja2.Environment) -> None:
+        self.env = env
         mrkdwn_env = env.overlay(finalize=_escaped)
         plain_env = env.overlay(finalize=_as_typed)
         self._mrkdwn = mrkdwn_env.get_template("slack/messages.txt").module
@@ -62,6 +63,10 @@ class Text:
 
     def plain(self, macro: str, *args: Any) -> str:
         return " ".join(str(getattr(self._plain, macro)(*args)).split())
+
+    def outcome(self, outcome: Any) -> str:
+        """What happened to one figure, as plain text (templates/outcomes.txt)."""
+        return str(self.env.filters["outcome"](outcome))
 
 
 def clip(text: str, limit: int) -> str:

@@ -33,7 +33,7 @@ from slack_sdk.http_retry import (
     RetryState,
 )
 
-from bot.alerts import DeliveryError
+from bot.chat import ChatError
 from bot.settings import ConfigError, Settings
 
 # Slack's own hiccups, worth another try; anything else (channel_not_found, invalid_auth...)
@@ -49,12 +49,8 @@ DEFAULT_RATE = 1.0  # calls per second per method: inside Tier 3 (50+/min) and c
 RATE_LIMIT_RETRIES = 4  # a 429 after four waits is a real outage, not a burst
 
 
-class SlackError(DeliveryError):
+class SlackError(ChatError):
     """Slack refused or could not be reached; `code` is Slack's error string when it gave one."""
-
-    def __init__(self, message: str, *, code: str = "", transient: bool = False) -> None:
-        super().__init__(message, transient=transient)
-        self.code = code
 
 
 class SlackConfigError(ConfigError):

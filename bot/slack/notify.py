@@ -1,5 +1,6 @@
-"""Everything pmbot sends to Slack on its own initiative: prompts and chases to owners (in
-bulk, paced per API method), the digest to the leadership channel, the alert summary.
+"""Everything pmbot sends to Slack on its own initiative: prompts and chases to owners (bulk
+sends paced per API method; bot.reach fans them out), the digest to the leadership channel,
+the alert summary.
 
 Every method raises `SlackError` (from bot.slack.client) on failure, never a slack_sdk error.
 """
@@ -7,10 +8,7 @@ Every method raises `SlackError` (from bot.slack.client) on failure, never a sla
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,25 +22,6 @@ from bot.slack.views import Views
 from bot.store import Store
 
 log = logging.getLogger("pmbot.slack")
-FANOUT_WORKERS = 32  # enough to keep each method at its pace while some calls wait out a 429
-
-
-@dataclass
-class PromptRun:
-    """What a bulk send did: Slack references by owner, and who must be reached otherwise."""
-
-    sent: dict[str, str] = field(default_factory=dict)  # owner email -> "channel:ts"
-    not_in_slack: list[Prompt] = field(default_factory=list)  # send these by email
-    failed: dict[str, str] = field(default_factory=dict)  # owner email -> why (try again later)
-
-
-@dataclass(frozen=True)
-class ChaseResult:
-    total: int  # owners chased
-    measures: int
-    by_slack: int
-    by_email: int
-    failed: tuple[str, ...] = ()
 
 
 def ref_of(answer: Any) -> str:
@@ -94,43 +73,6 @@ class SlackNotifier:
         if user_id is None:
             return None
         return self.dm(user_id, self.views.prompt(prompt, chase=reminder > 0), client=self.bulk)
-
-    def send_prompts(
-        self,
-        prompts: list[Prompt],
-        *,
-        reminder: int = 0,
-        workers: int = FANOUT_WORKERS,
-        on_sent: Callable[[Prompt, str], None] | None = None,
-    ) -> PromptRun:
-        """Send many prompts at once, each method paced by the bulk client.
-
-        `on_sent(prompt, ref)` runs as soon as each is sent (to record it in the ledger), so a
-        crash part-way loses no record of what went out.
-        """
-        run = PromptRun()
-        recording = threading.Lock()  # one writer at a time: the ledger is one SQLite file
-
-        def send(prompt: Prompt) -> None:
-            try:
-                ref = self.send_prompt(prompt, reminder=reminder)
-            except SlackError as exc:
-                log.warning("prompt to %s not sent: %s", prompt.owner_email, exc)
-                run.failed[prompt.owner_email] = str(exc)
-                return
-            if ref is None:
-                run.not_in_slack.append(prompt)
-                return
-            with recording:
-                if on_sent is not None:
-                    on_sent(prompt, ref)
-                run.sent[prompt.owner_email] = ref
-
-        with ThreadPoolExecutor(
-            max_workers=max(1, workers), thread_name_prefix="slack-send"
-        ) as pool:
-            list(pool.map(send, prompts))
-        return run
 
     def tell_coordinators_not_in_slack(self, email: str) -> None:
         """Once per person (the ledger remembers), tell each coordinator on Slack."""

@@ -1,8 +1,9 @@
 """Who is who in Slack: an email address to a Slack user and back, cached in the store.
 
 The register knows people by email. `slack_id` asks ``users.lookupByEmail`` once per person and
-keeps the answer in ``people.slack_user_id``; someone Slack does not know is cached as ``''`` (so
-they are not looked up again and get email instead) and the coordinators are told once.
+keeps the answer in the store's chat ids under "slack"; someone Slack does not know is cached
+as ``''`` (so they are not looked up again and get email instead) and the coordinators are
+told once.
 `email_for` goes the other way for inbound events, through ``users.info``.
 """
 
@@ -13,12 +14,14 @@ from collections.abc import Callable
 
 from slack_sdk import WebClient
 
+from bot.chat import NOT_FOUND
 from bot.service import Service
 from bot.slack.client import SlackError, translated
 from bot.store import Store
 
 log = logging.getLogger("pmbot.slack")
-NOT_IN_SLACK = ""  # the cached answer for an email Slack does not know
+TRANSPORT = "slack"  # the key of Slack's ids in the store's chat ids
+NOT_IN_SLACK = NOT_FOUND
 
 
 class People:
@@ -39,7 +42,7 @@ class People:
     def slack_id(self, email: str) -> str | None:
         """The person's Slack user id, or None when they have no Slack account."""
         email = email.lower()
-        cached = self.store.slack_user_id(email)
+        cached = self.store.chat_id(TRANSPORT, email)
         if cached is not None:
             return cached or None
         try:
@@ -48,18 +51,18 @@ class People:
         except SlackError as exc:
             if exc.code != "users_not_found":
                 raise
-            self.store.save_slack_user_id(email, NOT_IN_SLACK)
+            self.store.save_chat_id(TRANSPORT, email, NOT_IN_SLACK)
             log.info("%s has no Slack account; they will be emailed", email)
             if self.on_not_in_slack is not None:
                 self.on_not_in_slack(email)
             return None
         user_id = answer["user"]["id"]
-        self.store.save_slack_user_id(email, user_id)
+        self.store.save_chat_id(TRANSPORT, email, user_id)
         return user_id
 
     def email_for(self, user_id: str) -> str | None:
         """The email of a Slack user, or None when Slack does not give one."""
-        email = self.store.email_for_slack_user(user_id)
+        email = self.store.email_for_chat_id(TRANSPORT, user_id)
         if email:
             return email
         try:
@@ -74,5 +77,5 @@ class People:
             return None
         # Only people pmbot knows are cached: a row for a stranger would make them "known".
         if self.service.is_known(email):
-            self.store.save_slack_user_id(email, user_id)
+            self.store.save_chat_id(TRANSPORT, email, user_id)
         return email

@@ -9,9 +9,8 @@ from collections import Counter
 from typing import Any
 
 from bot.alerts import Plan, Summary
-from bot.events import Outcome, Prompt
+from bot.events import Outcome, Prompt, Receipt, StatusReport
 from bot.measures import Measure
-from bot.service import StatusReport
 from bot.slack.blocks import (
     MAX_MESSAGE_BLOCKS,
     MAX_MODAL_TEXT,
@@ -74,6 +73,20 @@ class Views:
         fallback = self.text.mrkdwn("confirm_fallback", stored, refused)
         lines = self.text.mrkdwn("confirm", stored, refused).splitlines()
         return message(fallback, sections(lines))
+
+    def receipt(self, receipt: Receipt) -> dict[str, Any]:
+        """The answer to a message pmbot received (bot.reach.Reach.receive)."""
+        if receipt.code == "stranger":
+            return self.say("dm_stranger")
+        if receipt.code == "no_figures":
+            return self.say("dm_help")
+        return self.confirmation(list(receipt.outcomes))
+
+    def stranger_errors(self, measure_ids: list[str]) -> dict[str, str]:
+        """A modal from someone pmbot cannot match to the register: said on its first field."""
+        if not measure_ids:
+            return {}
+        return {f"{VALUE}:{measure_ids[0]}": self.text.plain("modal_stranger")}
 
     def say(self, macro: str, *args: Any) -> dict[str, Any]:
         """A one-section message from one macro of messages.txt."""
@@ -148,7 +161,7 @@ class Views:
                 text = self.text.plain("explain_red", outcome.measure_id, reasons)
                 errors[f"{COMMENTARY}:{outcome.measure_id}"] = text
             else:
-                errors[f"{VALUE}:{outcome.measure_id}"] = outcome.message[:2000]
+                errors[f"{VALUE}:{outcome.measure_id}"] = self.text.outcome(outcome)[:2000]
         return errors
 
     def nothing_to_submit(self, measure_ids: list[str], correcting: bool) -> dict[str, str]:
