@@ -7,6 +7,7 @@ stderr and exit status 1, never a traceback.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import sys
@@ -173,7 +174,10 @@ def cmd_submit(args, bot: Bot) -> int:
     measure = bot.service.measure(args.measure)
     sender = args.as_email or (measure.owner_email if measure else "")
     now = bot.clock()
-    ref = f"cli:{now.isoformat()}:{args.measure}:{args.period}"
+    # The same command at the same moment is one message; a changed value or --confirm is not.
+    typed = "\0".join((args.value, args.comment or "", str(args.confirm), sender))
+    digest = hashlib.sha1(typed.encode()).hexdigest()[:8]
+    ref = f"cli:{now.isoformat()}:{args.measure}:{args.period}:{digest}"
     submission = Submission(
         measure_id=args.measure,
         raw_value=args.value,

@@ -240,12 +240,13 @@ def test_a_green_figure_with_special_cause_concern_needs_commentary_naming_the_r
         Submission("OD-01", "55", OWNER, "cli", "t:1", clock(), period="2026-10")
     )
     assert not outcome.stored and outcome.field == "commentary"
-    assert "special cause: concern" in outcome.message
-    assert "needs a word from you" in outcome.message
+    said = steady.templates.filters["outcome"]  # the sentence the owner reads
+    assert "special cause: concern" in said(outcome)
+    assert "needs a word from you" in said(outcome)
     stored = steady.service.submit(
         Submission("OD-01", "55 two staff off", OWNER, "cli", "t:2", clock(), period="2026-10")
     )
-    assert stored.stored and "leaders will see it as an exception" in stored.message
+    assert stored.stored and "leaders will see it as an exception" in said(stored)
     assert "special_cause_concern" in stored.reasons
 
 
@@ -357,7 +358,8 @@ def test_a_figure_the_history_makes_likely_is_never_queried(steady, clock):
 def test_a_far_outlier_no_slip_explains_is_queried_then_submittable(steady, clock):
     ask = Submission("OD-01", "130", OWNER, "email", "t:1", clock(), period="2026-10")
     first = steady.service.submit(ask)
-    assert first.queried and "far outside" in first.message and "did you mean" not in first.message
+    text = steady.templates.filters["outcome"](first)
+    assert first.queried and "far outside" in text and "did you mean" not in text
     again = steady.service.submit(replace(ask, source_ref="t:2", raw_value="130 server outage"))
     assert again.stored and again.value == 130
 

@@ -22,7 +22,7 @@ def submit(bot, measure_id: str, raw: str, ref: str) -> None:
     outcome = bot.service.submit(
         Submission(measure_id, raw, "owner@agency.example", "cli", ref, bot.clock())
     )
-    assert outcome.stored, outcome.message
+    assert outcome.stored, outcome.code
 
 
 @pytest.mark.parametrize("text", ["", "help", "nonsense"])
