@@ -134,4 +134,32 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE ledger SET kind = 'slack-' || kind
         WHERE kind IN ('alert-window', 'alert', 'alert-clear');
     """,
+    # 5: a submission's channel is any transport's name (Teams now), so the schema names none.
+    # SQLite cannot drop a CHECK in place: the table is rebuilt, its rows copied as they are.
+    """
+    CREATE TABLE submissions_new (
+        id INTEGER PRIMARY KEY,
+        measure_id TEXT NOT NULL REFERENCES measures(id),
+        period TEXT NOT NULL,
+        value REAL,
+        status TEXT NOT NULL CHECK (status IN ('value', 'not_available')),
+        reason TEXT NOT NULL DEFAULT '',
+        commentary TEXT NOT NULL DEFAULT '',
+        submitted_by TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        source_ref TEXT NOT NULL UNIQUE,
+        received_at TEXT NOT NULL
+    );
+    INSERT INTO submissions_new SELECT * FROM submissions;
+    DROP TRIGGER submissions_are_append_only_update;
+    DROP TRIGGER submissions_are_append_only_delete;
+    DROP TABLE submissions;
+    ALTER TABLE submissions_new RENAME TO submissions;
+    CREATE INDEX submissions_by_period ON submissions (period, measure_id, id);
+    CREATE INDEX submissions_by_measure ON submissions (measure_id, period, id);
+    CREATE TRIGGER submissions_are_append_only_update BEFORE UPDATE ON submissions
+    BEGIN SELECT RAISE(ABORT, 'submissions are append-only: add a correction instead'); END;
+    CREATE TRIGGER submissions_are_append_only_delete BEFORE DELETE ON submissions
+    BEGIN SELECT RAISE(ABORT, 'submissions are append-only: nothing is ever deleted'); END;
+    """,
 )

@@ -1,0 +1,367 @@
+"""Teams activities into pmbot's use cases: the one entry point for ``POST /api/messages``.
+
+Every request's JWT is checked first (bot.teams.connector: issuer, audience, signature, service
+URL); anything else is refused with 401 before its body is looked at. Then, by activity:
+
+- ``invoke`` ``adaptiveCard/action`` (the prompt card's Submit): the figures go to the one
+  inbound use case, ``Reach.receive``, with `keep_trying`: while something is refused the answer
+  is the same form with the person's entries and an error under each field at fault; once all
+  is taken, the confirmation card, which replaces the form.
+- ``message`` in the 1:1 chat: ``OD-01: 48 ...`` lines go to the same use case; otherwise a
+  command (status, chase, digest, measure, help) with the authorisation of Slack's ``/pm``.
+- ``conversationUpdate``/``installationUpdate``: the app was installed for someone; pmbot
+  remembers their chat so that proactive prompts reach them.
+
+Only the tenant in PMBOT_TEAMS_TENANT_ID is served (pmbot is a single-tenant bot). Messages are
+answered 200 at once and handled on a small pool, as Teams expects an answer within seconds;
+a card's invoke is answered with its card.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bot.chat import ChatError
+from bot.events import Inbound, Prompt, PromptLine, Receipt, Submission
+from bot.outreach import period_label, reference
+from bot.periods import london_date, parse_period, reporting_period
+from bot.settings import Settings
+from bot.slack.payloads import COMMANDS, Command, parse_command
+from bot.teams.cards import CARD, COMMENTARY, VALUE, VERB, Cards, Words, plain_message
+from bot.teams.connector import Connector, TeamsConfig
+from bot.teams.transport import NAME, TeamsTransport
+from bot.values import format_value, split_line
+
+if TYPE_CHECKING:
+    from bot.app import Bot
+
+log = logging.getLogger("pmbot.teams")
+WORKERS = 8
+COORDINATORS_ONLY = ("status", "chase", "digest")
+MAX_BODY = 1_000_000
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any = None
+
+
+def configured(settings: Settings) -> bool:
+    return bool(settings.extra.get("PMBOT_TEAMS_APP_ID", "").strip())
+
+
+def create(bot: Bot, *, connector: Connector | None = None) -> TeamsApp:
+    """Build the Teams side and register it as one of the bot's chats."""
+    config = TeamsConfig.from_settings(bot.settings)
+    if config is None:
+        raise ValueError("create() needs PMBOT_TEAMS_APP_ID")
+    connector = connector or Connector(config)
+    cards = Cards(Words(bot.templates))
+    transport = TeamsTransport(config, connector, cards, bot.store)
+    bot.reach.add_chat(transport)
+    return TeamsApp(bot, transport)
+
+
+class TeamsApp:
+    def __init__(self, bot: Bot, transport: TeamsTransport) -> None:
+        self.bot = bot
+        self.transport = transport
+        self.cards = transport.cards
+        self.config = transport.config
+        self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="teams-in")
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.transport.connector.close()
+
+    # -- the HTTP edge ----------------------------------------------------------------------
+
+    def handle(self, body: bytes, headers: Mapping[str, str]) -> Answer:
+        """One POST to /api/messages."""
+        try:
+            activity = json.loads(body)
+        except ValueError:
+            activity = None
+        if not isinstance(activity, dict):
+            return Answer(400, {"error": "the body is not a JSON activity"})
+        authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+        if not self.transport.connector.check_token(authorization, activity.get("serviceUrl", "")):
+            return Answer(401, {"error": "Unauthorized"})
+        tenant = (activity.get("conversation") or {}).get("tenantId") or (
+            (activity.get("channelData") or {}).get("tenant") or {}).get("id")  # fmt: skip
+        if tenant != self.config.tenant_id:
+            log.warning("Teams activity from another tenant ignored")
+            return Answer(403, {"error": "this bot serves one tenant"})
+        kind = activity.get("type")
+        if kind == "invoke" and activity.get("name") == "adaptiveCard/action":
+            return self.guarded(activity, self.on_card_action)
+        if kind in ("message", "conversationUpdate", "installationUpdate"):
+            self.pool.submit(self.guarded, activity, self.on_activity)
+            return Answer(200)
+        return Answer(200)
+
+    def guarded(self, activity: dict[str, Any], handler) -> Answer:
+        """The one error boundary: log the traceback, tell the person once, never raise."""
+        try:
+            return handler(activity)
+        except Exception:
+            log.exception("Teams %s %s failed", activity.get("type"), activity.get("id", ""))
+            conversation = (activity.get("conversation") or {}).get("id", "")
+            if activity.get("type") == "invoke":
+                return invoke_answer(self.cards.say("sorry")["text"])
+            try:
+                if conversation:
+                    self.transport.say(conversation, self.cards.say("sorry"))
+            except ChatError:
+                log.warning("could not tell the person about the error")
+            return Answer(200)
+
+    # -- activities -------------------------------------------------------------------------
+
+    def on_activity(self, activity: dict[str, Any]) -> Answer:
+        conversation = activity.get("conversation") or {}
+        if conversation.get("conversationType", "personal") != "personal":
+            return Answer(200)  # the leaders' channel: pmbot posts there, it does not listen
+        if activity["type"] != "message":
+            self.identify(activity)  # installed: remember their chat for proactive prompts
+            return Answer(200)
+        sender = self.identify(activity) or ""
+        text = message_text(activity)
+        submissions = typed_submissions(text, activity, sender, self.bot.clock())
+        words = text.split()
+        if not submissions and words and words[0].lower() in COMMANDS:
+            self.command(activity, sender, parse_command(text))
+        else:
+            self.receive_typed(activity, sender, submissions)
+        return Answer(200)
+
+    def identify(self, activity: dict[str, Any]) -> str | None:
+        """The sender's email: from the chat pmbot knows, else asked of Teams (and the chat
+        remembered when they are in the register)."""
+        conversation = (activity.get("conversation") or {}).get("id", "")
+        user = activity.get("from") or {}
+        if not conversation or not user.get("id") or user.get("id") == activity.get(
+                "recipient", {}).get("id"):  # fmt: skip
+            return None
+        email = self.transport.email_for(conversation)
+        if email:
+            return email
+        email = self.transport.connector.member_email(conversation, user["id"]) or None
+        if email and self.bot.service.is_known(email):
+            self.transport.remember(email, conversation)
+        return email
+
+    def receive_typed(
+        self, activity: dict[str, Any], sender: str, submissions: list[Submission]
+    ) -> None:
+        conversation = activity["conversation"]["id"]
+        inbound = Inbound(
+            message_id=message_key(activity),
+            channel=NAME,
+            sender=sender,
+            received_at=self.bot.clock(),
+            submissions=tuple(submissions),
+        )
+
+        def confirm(receipt: Receipt) -> None:
+            if receipt.code == "confirmation":
+                text = self.cards.confirmation_text(receipt.outcomes)
+                self.transport.say(conversation, plain_message(text))
+            else:
+                self.transport.say(conversation, self.cards.say(receipt.code))
+
+        self.bot.reach.receive(inbound, confirm=confirm)
+
+    def on_card_action(self, activity: dict[str, Any]) -> Answer:
+        action = (activity.get("value") or {}).get("action") or {}
+        if action.get("verb") != VERB:
+            return invoke_answer(self.cards.say("no_figures")["text"])
+        data = action.get("data") or {}
+        sender = self.identify(activity) or ""
+        prompt = self.cards_prompt(data)
+        typed = {k: str(v) for k, v in data.items() if k.partition(":")[0] in (VALUE, COMMENTARY)}
+        now = self.bot.clock()
+        submissions = form_submissions(typed, activity, sender, data.get("cycle"), now)
+        if prompt is None:
+            return invoke_answer(self.cards.say("no_figures")["text"])
+        chase = bool(data.get("chase"))
+        if not submissions:
+            errors = self.cards.nothing_typed(prompt.lines[0].measure_id)
+            return invoke_card(self.cards.prompt(prompt, chase=chase, typed=typed, errors=errors))
+        confirmed: list[Receipt] = []
+        receipt = self.bot.reach.receive(
+            Inbound(
+                message_id=f"teams:card:{activity.get('replyToId', '')}:{fingerprint(typed)}",
+                channel=NAME,
+                sender=sender,
+                received_at=now,
+                submissions=tuple(submissions),
+            ),
+            confirm=confirmed.append,
+            keep_trying=True,
+        )
+        if receipt.code == "stranger":
+            return invoke_answer(self.cards.say("stranger")["text"])
+        if any(not o.stored for o in receipt.outcomes):
+            errors = self.cards.form_errors(receipt.outcomes)
+            return invoke_card(self.cards.prompt(prompt, chase=chase, typed=typed, errors=errors))
+        return invoke_card(self.cards.confirmation(receipt.outcomes))
+
+    def cards_prompt(self, data: Mapping[str, Any]):
+        """The prompt the card was built from, out of what the card carried back."""
+        try:
+            lines = [PromptLine(**{k: str(v) for k, v in m.items()}) for m in data["measures"]]
+            cycle = parse_period(str(data["cycle"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+        if not lines:
+            return None
+        owner = str(data.get("owner", ""))
+        service = self.bot.service
+        due = service.calendar.cycle_dates(cycle).due
+        return Prompt(owner, service.person_name(owner), str(cycle), period_label(cycle),
+                      f"{due:%A} {due.day} {due:%B %Y}", reference(owner, cycle),
+                      lines)  # fmt: skip
+
+    # -- coordinators' commands -------------------------------------------------------------
+
+    def command(self, activity: dict[str, Any], sender: str, command: Command) -> None:
+        conversation = activity["conversation"]["id"]
+        service, cards = self.bot.service, self.cards
+
+        def say(activity_: dict[str, Any]) -> None:
+            self.transport.say(conversation, activity_)
+
+        if command.problem:
+            kind, _, detail = command.problem.partition(":")
+            say(cards.say("problem", kind, detail))
+        elif command.name == "help":
+            say(cards.say("help"))
+        elif not service.is_known(sender):
+            say(cards.say("not_registered"))
+        elif command.name in COORDINATORS_ONLY and not service.is_coordinator(sender):
+            say(cards.say("coordinators_only", command.name))
+        else:
+            now = self.bot.clock()
+            cycle = parse_period(command.period) if command.period else reporting_period(
+                london_date(now))  # fmt: skip
+            label = period_label(cycle)
+            if command.name == "status":
+                report = service.status(cycle, now)
+                names = {o: service.person_name(o) for o in report.outstanding}
+                say(cards.status(report, label, names))
+            elif command.name == "chase":
+                owners = len(service.status(cycle, now).outstanding)
+                if owners:
+                    say(cards.say("chasing", owners, label))
+                result = self.bot.reach.chase(cycle, activity.get("id") or now.isoformat(), now)
+                say(cards.say("chased", result, label))
+            elif command.name == "digest":
+                self.digest(command, cycle, label, say)
+            else:
+                self.measure(command, cycle, say)
+
+    def digest(self, command: Command, cycle, label: str, say) -> None:
+        if command.preview:
+            say(self.cards.digest(self.bot.service.digest(cycle, self.bot.clock())))
+        elif not self.config.leadership_channel:
+            say(self.cards.say("problem", "no_channel", ""))
+        else:
+            self.bot.reach.post_digest(cycle, self.bot.clock(), only=self.transport)
+            say(self.cards.say("digest_posted", label))
+
+    def measure(self, command: Command, cycle, say) -> None:
+        service = self.bot.service
+        found = service.measure(command.measure_id)
+        if found is None:
+            say(self.cards.say("problem", "no_measure", command.measure_id))
+            return
+        rows = {r["id"]: r for r in service.status(cycle, self.bot.clock()).measures}
+        row = rows.get(found.id)
+        latest = service.last_values([found.id]).get(found.id, ("", ""))
+        shown = (f"{row['period']}: {row['display_value']}" if row and row["display_value"]
+                 else f"{latest[0]}: {latest[1]}" if latest[0] else "")  # fmt: skip
+        owner = service.person_name(found.owner_email)
+        deputy = service.person_name(found.deputy_email) if found.deputy_email else ""
+        target = format_value(found.target, found.unit)
+        say(self.cards.say("measure", found, target, shown, owner, deputy))
+
+
+# -- activities into events (pure) ------------------------------------------------------------
+
+TAG = re.compile(r"<[^>]+>")
+
+
+def message_text(activity: Mapping[str, Any]) -> str:
+    """What the person typed: Teams may send simple HTML (and an <at> mention of the bot)."""
+    text = str(activity.get("text") or "")
+    text = re.sub(r"<at>[^<]*</at>", "", text)
+    text = re.sub(r"<br\s*/?>|</p>|</div>", "\n", text)
+    return TAG.sub("", text).replace("&nbsp;", " ").replace("&amp;", "&").replace(
+        "&lt;", "<").replace("&gt;", ">").strip()  # fmt: skip
+
+
+def message_key(activity: Mapping[str, Any]) -> str:
+    return f"teams:{(activity.get('conversation') or {}).get('id', '')}:{activity.get('id', '')}"
+
+
+def typed_submissions(text: str, activity: Mapping[str, Any], sender: str, now) -> list[Submission]:
+    """One Submission per `OD-01: 48 ...` line."""
+    key = message_key(activity)
+    submissions = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        pair = split_line(line)
+        if pair is None or not pair[1].strip():
+            continue
+        submissions.append(Submission(measure_id=pair[0], raw_value=pair[1], sender=sender,
+                                      channel=NAME, source_ref=f"{key}#{number}",
+                                      received_at=now))  # fmt: skip
+    return submissions
+
+
+def fingerprint(fields: Mapping[str, str]) -> str:
+    text = json.dumps({k: v.strip() for k, v in sorted(fields.items())})
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def form_submissions(
+    typed: Mapping[str, str], activity: Mapping[str, Any], sender: str, cycle: Any, now
+) -> list[Submission]:
+    """One Submission per measure whose value was filled in. A figure sent again unchanged has
+    the same source reference, so a form resent after a refusal stores nothing twice."""
+    card = activity.get("replyToId", "")
+    submissions = []
+    for key, value in typed.items():
+        kind, _, measure_id = key.partition(":")
+        if kind != VALUE or not value.strip():
+            continue
+        commentary = typed.get(f"{COMMENTARY}:{measure_id}", "").strip()
+        mark = fingerprint({"v": value, "c": commentary})
+        submissions.append(Submission(measure_id=measure_id, raw_value=value.strip(),
+                                      sender=sender, channel=NAME,
+                                      source_ref=f"teams:card:{card}:{measure_id}:{mark}",
+                                      received_at=now, commentary=commentary,
+                                      cycle=str(cycle) if cycle else None))  # fmt: skip
+    return submissions
+
+
+def invoke_card(card: dict[str, Any]) -> Answer:
+    """The answer to an Action.Execute: this card replaces the one pressed."""
+    return Answer(200, {"statusCode": 200, "type": CARD, "value": card})
+
+
+def invoke_answer(text: str) -> Answer:
+    """The answer to an Action.Execute that shows a short message and leaves the card as is."""
+    return Answer(200, {"statusCode": 200, "type": "application/vnd.microsoft.activity.message",
+                        "value": text})  # fmt: skip
+
+
+__all__ = ["Answer", "TeamsApp", "configured", "create"]
