@@ -74,6 +74,16 @@ class Member:
     conversation_id: str  # their 1:1 conversation with the bot
 
 
+_KEYS: dict[str, rsa.RSAPrivateKey] = {}
+
+
+def signing_key(name: str) -> rsa.RSAPrivateKey:
+    """A 2048-bit RSA key, made once per test run (making one takes a noticeable moment)."""
+    if name not in _KEYS:
+        _KEYS[name] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return _KEYS[name]
+
+
 def b64url(number: int) -> str:
     raw = number.to_bytes((number.bit_length() + 7) // 8, "big")
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
@@ -82,7 +92,7 @@ def b64url(number: int) -> str:
 class FakeTeams:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.key = signing_key("published")
         self.calls: list[Call] = []
         self.tokens: set[str] = set()
         self.token_requests = 0
@@ -164,8 +174,7 @@ class FakeTeams:
         return self.sign(self.key, audience, service_url or self.service_url)
 
     def forged_token(self) -> str:
-        other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        return self.sign(other, APP_ID, self.service_url)
+        return self.sign(signing_key("forger's"), APP_ID, self.service_url)
 
     def sign(self, key: Any, audience: str, service_url: str) -> str:
         now = int(time.time())
@@ -243,23 +252,26 @@ class FakeTeams:
         match = re.fullmatch(r"/v3/conversations/([^/]+)/activities(?:/([^/]+))?", path)
         if match is None:
             return 404, {"error": {"code": "NotFound", "message": path}}
-        conversation, activity_id = match.group(1), match.group(2)
+        # A channel thread is addressed as "<channel>;messageid=<its first message>".
+        conversation, _, thread = match.group(1).partition(";messageid=")
+        activity_id = match.group(2)
         known = {m.conversation_id for m in self.members.values()} | self.channels
-        if conversation.split(";")[0] not in known:
+        if conversation not in known:
             return 404, {"error": {"code": "ConversationNotFound", "message": conversation}}
         problem = check_activity(body)
         if problem:
             return 400, {"error": {"code": "BadArgument", "message": problem}}
         with self.lock:
-            thread = self.activities[conversation]
+            activities = self.activities[conversation]
             if method == "PUT":
-                if activity_id not in thread:
+                if activity_id not in activities:
                     return 404, {"error": {"code": "ActivityNotFound", "message": activity_id}}
-                thread[activity_id] = body | {"id": activity_id, "updated": True}
+                activities[activity_id] = body | {"id": activity_id, "updated": True}
                 self.updates.append((conversation, activity_id, body))
                 return 200, {"id": activity_id}
             new_id = f"{int(time.time() * 1000)}{next(self.ids):05d}"
-            thread[new_id] = body | {"id": new_id, "replyToId": activity_id}
+            in_reply_to = activity_id or body.get("replyToId") or thread or None
+            activities[new_id] = body | {"id": new_id, "replyToId": in_reply_to}
             return 201, {"id": new_id}
 
     def handler(self) -> type[BaseHTTPRequestHandler]:

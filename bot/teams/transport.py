@@ -123,8 +123,9 @@ class TeamsAlertSender:
     def follow_up(self, ref: str, summary: Summary, plan: Plan) -> str:
         # A reply in the summary's thread: an edited card notifies nobody, a reply does.
         channel, activity_id = split_ref(ref)
+        thread = f"{channel};messageid={activity_id}"
         reply = self.transport.cards.follow_up(plan)
-        return ref_of(channel, self.transport.connector.reply(channel, activity_id, reply))
+        return ref_of(thread, self.transport.connector.reply(thread, activity_id, reply))
 
 
 __all__ = ["NAME", "NOT_FOUND", "TeamsAlertSender", "TeamsTransport", "plain_message"]

@@ -1,0 +1,141 @@
+"""A month in Microsoft Teams, end to end, over real HTTP: the bot's /api/messages endpoint on
+one side, the fake Bot Connector (token, OpenID metadata, keys, conversations) on the other,
+the Teams SDK unpatched in between.
+
+Installed app → prompt card → coordinator's status and chase → a bad value shown back in the
+card → good values stored, the card replaced by a confirmation → the alert in the leaders'
+channel → a typed correction updates it in place, with a reply as it clears → a deputy types a
+figure → a non-coordinator is refused politely → forged and missing tokens get 401.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.periods import parse_period
+from tests.teams_fixtures import LEADERS, card_text, inputs_of
+
+pytest_plugins = ("tests.teams_fixtures",)
+OCTOBER = parse_period("2026-10")
+
+
+def current(bot, measure_id: str) -> dict:
+    return bot.store.current_submissions(["2026-10"])[(measure_id, "2026-10")]
+
+
+def installed(side, fake, bot, members, *keys: str) -> None:
+    for key in keys:
+        assert side.install(members[key])[0] == 200
+    fake.wait_for(lambda: all(bot.store.chat_id("teams", members[k].email) for k in keys))
+
+
+def texts_in(fake, member) -> list[str]:
+    return [a.get("text") or card_text(a) for a in fake.sent(member.conversation_id)]
+
+
+def test_a_month_in_teams(side, fake, teams_bot, members, waits):
+    bot = teams_bot
+    owner, coord, deputy = members["owner"], members["coord"], members["deputy"]
+    installed(side, fake, bot, members, "owner", "coord", "deputy")
+
+    # The prompt: a 1:1 card, one value and one commentary input per measure, with the last
+    # value and the target; a 429 on the way is waited out as Retry-After says.
+    fake.fail_next(429, retry_after="3")
+    sent = bot.send_prompts(OCTOBER)
+    assert waits == [3.0]
+    assert [p.owner_email for p in sent] == ["owner@agency.example"]
+    prompt = fake.sent(owner.conversation_id)[0]
+    assert "target 50 days" in card_text(prompt).lower()
+    assert set(inputs_of(prompt)) == {"value:OD-01", "commentary:OD-01", "value:OD-02",
+                                      "commentary:OD-02"}  # fmt: skip
+    ledger = bot.store.ledger_entry("prompt", "owner@agency.example:2026-10")
+    assert ledger["transport_ref"] == f"{owner.conversation_id}|{prompt['id']}"
+
+    # A coordinator asks for the status and chases: the owner gets a reminder card.
+    side.say(coord, "status")
+    fake.wait_for(lambda: any("0 of 2 figures in" in t for t in texts_in(fake, coord)))
+    assert any("Olive Owner (OD-01, OD-02)" in t for t in texts_in(fake, coord))
+    side.say(coord, "chase")
+    fake.wait_for(lambda: any(t.startswith("Chased 1 owner") for t in texts_in(fake, coord)))
+    assert "a reminder" in card_text(fake.sent(owner.conversation_id)[-1])
+
+    # A value that is not a number comes back in the card, under its field, nothing stored.
+    status, answer = side.press(owner, prompt, {"value:OD-01": "about fifty",
+                                                "value:OD-02": "", "commentary:OD-02": ""})
+    assert status == 200 and answer["type"] == "application/vnd.microsoft.card.adaptive"
+    form = answer["value"]
+    assert inputs_of(form)["value:OD-01"]["value"] == "about fifty"  # kept as typed
+    assert "⚠" in card_text(form) and "OD-01" in card_text(form)
+    assert bot.store.current_submissions(["2026-10"]) == {}
+
+    # Good values: stored, and the form is replaced by the confirmation.
+    status, answer = side.press(owner, prompt, {
+        "value:OD-01": "48", "commentary:OD-01": "backlog down",
+        "value:OD-02": "80", "commentary:OD-02": "two staff off sick",
+    })  # fmt: skip
+    confirmation = card_text(answer["value"])
+    assert "Thank you: 2 figures stored" in confirmation
+    assert "value:OD-01" not in inputs_of(answer["value"])
+    assert current(bot, "OD-01")["value"] == 48 and current(bot, "OD-01")["channel"] == "teams"
+    assert current(bot, "OD-02")["commentary"] == "two staff off sick"
+
+    # Every figure is in, so the leaders' channel has the alert: OD-02 is red.
+    alert = fake.wait_for(lambda: fake.sent(LEADERS))[0]
+    assert "OD-02" in card_text(alert) and "Exceptions in the October 2026 figures: 1" in (
+        card_text(alert)
+    )
+
+    # A typed correction: stored, confirmed in the chat, the alert updated in place, and a
+    # reply in its thread because the exception has cleared.
+    side.say(owner, "OD-02: 91 recovered after the staff returned")
+    replies = fake.wait_for(
+        lambda: [a for a in fake.sent(LEADERS) if a.get("replyToId") == alert["id"]]
+    )
+    assert "No longer an exception: OD-02" in replies[0]["text"]
+    assert current(bot, "OD-02")["value"] == 91
+    assert any("OD-02 2026-10: 91.00%" in t or "OD-02 2026-10: 91%" in t
+               for t in texts_in(fake, owner))  # fmt: skip
+    updated = fake.sent(LEADERS)[0]
+    assert updated["id"] == alert["id"] and "No exceptions now" in card_text(updated)
+    assert len(fake.updates) == 1
+
+    # A deputy types a figure for the measure they deputise.
+    side.say(deputy, "OD-01: 47 recount")
+    fake.wait_for(lambda: current(bot, "OD-01")["value"] == 47)
+    assert current(bot, "OD-01")["submitted_by"] == "deputy@agency.example"
+
+    # An owner may not run the coordinators' commands; help is for everyone.
+    side.say(owner, "chase")
+    fake.wait_for(lambda: any("for the performance team's coordinators" in t
+                              for t in texts_in(fake, owner)))  # fmt: skip
+    side.say(owner, "help")
+    fake.wait_for(lambda: any(t.startswith("pmbot collects") for t in texts_in(fake, owner)))
+
+
+def test_requests_without_a_valid_token_are_refused_with_401(side, fake, teams_bot, members):
+    owner = members["owner"]
+    activity = side.activity(owner, "message", text="OD-01: 48")
+    assert side.post(activity, token=fake.forged_token())[0] == 401
+    assert side.post(activity, token=None)[0] == 401
+    assert side.post(activity, token=fake.activity_token(audience="another-app"))[0] == 401
+    elsewhere = activity | {"serviceUrl": "https://elsewhere.example/teams/"}
+    assert side.post(elsewhere)[0] == 401
+    assert teams_bot.store.current_submissions(["2026-10"]) == {}
+    assert fake.sent(owner.conversation_id) == []
+
+
+def test_someone_not_in_the_register_is_told_so_once(side, fake, teams_bot, members):
+    stranger = members["stranger"]
+    side.say(stranger, "OD-01: 48")
+    fake.wait_for(lambda: fake.sent(stranger.conversation_id))
+    assert "could not match your Teams account" in fake.sent(stranger.conversation_id)[0]["text"]
+    assert teams_bot.store.chat_id("teams", stranger.email) is None
+    assert teams_bot.store.current_submissions(["2026-10"]) == {}
+
+
+@pytest.mark.parametrize("typed", ["  ", "hello there"])
+def test_a_message_without_figures_gets_the_how_to(side, fake, teams_bot, members, typed):
+    owner = members["owner"]
+    side.say(owner, typed)
+    fake.wait_for(lambda: fake.sent(owner.conversation_id))
+    assert "I did not find any figures" in fake.sent(owner.conversation_id)[0]["text"]
