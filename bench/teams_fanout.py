@@ -34,7 +34,7 @@ from bot.settings import Settings  # noqa: E402
 from bot.teams.connector import Connector, TeamsConfig  # noqa: E402
 from handlers import teams  # noqa: E402
 from tests.fake_teams import FakeTeams  # noqa: E402
-from tests.teams_fixtures import teams_env  # noqa: E402
+from tests.teams_inbound import teams_env  # noqa: E402
 
 
 def main() -> int:

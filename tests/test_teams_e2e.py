@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from bot.periods import parse_period
-from tests.teams_fixtures import LEADERS, card_text, inputs_of
+from tests.teams_inbound import LEADERS, card_text, inputs_of
 
 pytest_plugins = ("tests.teams_fixtures",)
 OCTOBER = parse_period("2026-10")
