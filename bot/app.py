@@ -243,7 +243,7 @@ def make_mail_backend(settings: Settings) -> MailBackend:
 
 # The chat adapters, by package: each has `configured(settings)` and `create(bot)` (which
 # registers its transport with the bot). A new chat transport adds its package here.
-CHAT_ADAPTERS = ("handlers.slack",)
+CHAT_ADAPTERS = ("handlers.slack", "handlers.teams")
 
 
 def add_chats(bot: Bot) -> None:

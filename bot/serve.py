@@ -1,5 +1,5 @@
 """`pmbot serve`: one process running the mail poller, the scheduler and (when configured)
-Slack, each in its own thread so that one failing does not stop the others.
+Slack and Teams, each in its own thread so that one failing does not stop the others.
 
 SIGTERM or SIGINT sets a stop flag: each part finishes what it is doing and starts nothing new.
 `/healthz` on $PORT reports each part's state.
@@ -17,8 +17,10 @@ from bot.app import Bot, Clock, create_app, system_clock
 from bot.mail.base import MailUnavailable
 from bot.periods import LONDON
 from bot.scheduler import run_scheduler
-from bot.settings import Settings
-from bot.slack.server import SlackHttpServer, start_slack
+from bot.settings import ConfigError, Settings
+from bot.slack.server import start_slack, start_socket_mode
+from bot.web import WebServer
+from handlers import teams
 
 log = logging.getLogger("pmbot.serve")
 
@@ -84,18 +86,40 @@ def serve(settings: Settings, *, clock: Clock = system_clock, once: bool = False
     # shared between threads) and its own database connection; they share the SQLite file.
     poller, scheduler = create_app(settings, clock=clock), create_app(settings, clock=clock)
     bots = [poller, scheduler]
+    if teams.configured(settings) and settings.slack_bot_token and not settings.slack_app_token:
+        raise ConfigError(
+            "Slack over HTTP and Teams cannot share $PORT yet; set SLACK_APP_TOKEN to run "
+            "Slack in Socket Mode alongside Teams"
+        )
+    # One listener bot takes what people send on every chat: its chats are all registered, so a
+    # figure sent in one updates the leaders' alerts in each.
+    listener, slack, socket = None, None, None
+    routes: dict = {}
+    closing: list = []
     if settings.slack_bot_token:
         # Checks the token first (auth.test): a wrong one stops here with a clear message.
         from handlers.slack import create_slack
 
         listener = create_app(settings, clock=clock)
-        bots.append(listener)
         slack = create_slack(listener)
         create_slack(scheduler)  # registers itself: the tick prompts, alerts and posts there
+    if teams.configured(settings):
+        # Checks the app's credentials first: a wrong secret stops here with a clear message.
+        listener = listener or create_app(settings, clock=clock)
+        inbound = teams.create(listener)
+        routes[teams.PATH] = inbound.handle
+        closing += [inbound, teams.create(scheduler)]
+        health.reporter("teams")("ok", f"HTTP on {teams.PATH}")
+    if listener is not None:
+        bots.append(listener)
+    if slack is not None and not routes:
         server, socket = start_slack(slack, health.snapshot)
         health.reporter("slack")("ok", "Socket Mode" if socket else "HTTP on /slack/events")
     else:
-        server, socket = SlackHttpServer(None, health.snapshot, port=settings.port).start(), None
+        if slack is not None:
+            socket = start_socket_mode(slack.app, settings.slack_app_token)
+            health.reporter("slack")("ok", "Socket Mode")
+        server = WebServer(routes, health.snapshot, port=settings.port).start()
     parts = [
         threading.Thread(target=run_poller, name="mail", daemon=True,
                          args=(poller, stopping, health.reporter("mail"), settings.poll_seconds)),
@@ -116,6 +140,8 @@ def serve(settings: Settings, *, clock: Clock = system_clock, once: bool = False
         server.stop()
         if socket is not None:
             socket.close()
+        for part in closing:
+            part.close()
         for bot in bots:
             bot.close()
     return 0

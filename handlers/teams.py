@@ -35,14 +35,16 @@ from bot.periods import london_date, parse_period, reporting_period
 from bot.settings import Settings
 from bot.slack.payloads import COMMANDS, Command, parse_command
 from bot.teams.cards import CARD, COMMENTARY, VALUE, VERB, Cards, Words, plain_message
-from bot.teams.connector import Connector, TeamsConfig
+from bot.teams.config import TeamsConfig, TeamsConfigError, TeamsError
 from bot.teams.transport import NAME, TeamsTransport
 from bot.values import format_value, split_line
 
 if TYPE_CHECKING:
     from bot.app import Bot
+    from bot.teams.connector import Connector
 
 log = logging.getLogger("pmbot.teams")
+PATH = "/api/messages"  # the bot's messaging endpoint, as registered with the Azure Bot
 WORKERS = 8
 COORDINATORS_ONLY = ("status", "chase", "digest")
 MAX_BODY = 1_000_000
@@ -63,7 +65,18 @@ def create(bot: Bot, *, connector: Connector | None = None) -> TeamsApp:
     config = TeamsConfig.from_settings(bot.settings)
     if config is None:
         raise ValueError("create() needs PMBOT_TEAMS_APP_ID")
-    connector = connector or Connector(config)
+    if connector is None:
+        from bot.teams.connector import Connector  # the SDK: loaded only when Teams is on
+
+        connector = Connector(config)
+    try:
+        connector.check_credentials()
+    except TeamsError as exc:
+        if not exc.transient:
+            connector.close()
+            raise TeamsConfigError(str(exc)) from exc
+        # Entra is having a moment: each send tries again later (by email if need be).
+        log.warning("Teams: could not check the app's credentials yet: %s", exc)
     cards = Cards(Words(bot.templates))
     transport = TeamsTransport(config, connector, cards, bot.store)
     bot.reach.add_chat(transport)

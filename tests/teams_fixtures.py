@@ -12,7 +12,8 @@ from dataclasses import replace
 import pytest
 
 from bot.app import create_app
-from bot.teams.connector import Connector, TeamsConfig
+from bot.teams.config import TeamsConfig
+from bot.teams.connector import Connector
 from bot.web import WebServer
 from handlers import teams as teams_handlers
 from tests.fake_teams import FakeTeams, Member

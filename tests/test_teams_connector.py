@@ -10,7 +10,8 @@ import pytest
 
 from bot.settings import Settings
 from bot.teams.cards import plain_message
-from bot.teams.connector import Connector, TeamsConfig, TeamsConfigError, TeamsError
+from bot.teams.config import TeamsConfig, TeamsConfigError, TeamsError
+from bot.teams.connector import Connector
 from tests.fake_teams import APP_ID, APP_SECRET, TENANT, FakeTeams
 
 

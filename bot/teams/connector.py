@@ -25,95 +25,36 @@ import email.utils
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
 import jwt
-from microsoft_teams.api import ApiClient, MessageActivityInput
-from microsoft_teams.api.auth.cloud_environment import PUBLIC, CloudEnvironment, with_overrides
-from microsoft_teams.apps.auth import InboundActivityTokenValidator
-from microsoft_teams.common import ClientOptions
 
-from bot.chat import ChatError
-from bot.settings import ConfigError, Settings
+# The SDK announces a preview part pmbot does not use (HTML widgets) on import.
+warnings.filterwarnings("ignore", message="HtmlWidgetSecurityPolicy is in preview")
+from microsoft_teams.api import ApiClient, MessageActivityInput  # noqa: E402
+from microsoft_teams.api.auth.cloud_environment import PUBLIC, with_overrides  # noqa: E402
+from microsoft_teams.apps.auth import InboundActivityTokenValidator  # noqa: E402
+from microsoft_teams.common import ClientOptions  # noqa: E402
+
+from bot.teams.config import TeamsConfig, TeamsError  # noqa: E402
 
 log = logging.getLogger("pmbot.teams")
+# httpx logs every request at INFO (a line per prompt on prompt day); the SDK resets its level,
+# so a filter keeps only its warnings.
+logging.getLogger("httpx").addFilter(lambda record: record.levelno >= logging.WARNING)
 T = TypeVar("T")
 Activity = dict[str, Any]  # a message activity as Bot Framework JSON (bot.teams.cards builds them)
 
-DEFAULT_SERVICE_URL = "https://smba.trafficmanager.net/teams/"
-DEFAULT_TOKEN_URL = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
 RETRIES = 5  # a 429 or 5xx after five waits is an outage, not a burst
 MAX_WAIT = 60.0  # never wait longer than this for one retry, whatever Retry-After says
 TIMEOUT = 30.0
 # Teams allows a bot about 50 requests a second across a tenant and 7 a second in one
 # conversation; a fan-out to many owners is one message per conversation, so the first counts.
 DEFAULT_RATE = 40.0
-
-
-class TeamsConfigError(ConfigError):
-    """Teams settings that cannot work; the message names the variable to set."""
-
-
-@dataclass(frozen=True)
-class TeamsConfig:
-    app_id: str
-    app_secret: str
-    tenant_id: str
-    leadership_channel: str
-    service_url: str
-    token_url: str
-    openid_url: str
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> TeamsConfig | None:
-        """The Teams settings, or None when PMBOT_TEAMS_APP_ID is not set (no Teams)."""
-        env = settings.extra
-        app_id = env.get("PMBOT_TEAMS_APP_ID", "").strip()
-        if not app_id:
-            return None
-        secret = env.get("PMBOT_TEAMS_APP_SECRET", "").strip()
-        tenant = env.get("PMBOT_TEAMS_TENANT_ID", "").strip()
-        if not secret:
-            raise TeamsConfigError(
-                "PMBOT_TEAMS_APP_SECRET is not set; create a client secret under the app "
-                "registration's Certificates & secrets and copy its Value"
-            )
-        if not tenant:
-            raise TeamsConfigError(
-                "PMBOT_TEAMS_TENANT_ID is not set; copy the Directory (tenant) ID from the app "
-                "registration's Overview page (pmbot is a single-tenant bot)"
-            )
-        openid = env.get("PMBOT_TEAMS_OPENID_URL", "").strip() or PUBLIC.openid_metadata_url
-        if not openid.endswith("/openidconfiguration"):
-            raise TeamsConfigError(
-                f"PMBOT_TEAMS_OPENID_URL={openid!r} must end in /openidconfiguration "
-                "(the Bot Framework OpenID metadata; the keys are read beside it)"
-            )
-        return cls(
-            app_id=app_id,
-            app_secret=secret,
-            tenant_id=tenant,
-            leadership_channel=env.get("PMBOT_TEAMS_LEADERSHIP_CHANNEL", "").strip(),
-            service_url=env.get("PMBOT_TEAMS_SERVICE_URL", "").strip() or DEFAULT_SERVICE_URL,
-            token_url=env.get("PMBOT_TEAMS_TOKEN_URL", "").strip()
-            or DEFAULT_TOKEN_URL.format(tenant=tenant),
-            openid_url=openid,
-        )
-
-    @property
-    def cloud(self) -> CloudEnvironment:
-        return with_overrides(PUBLIC, openid_metadata_url=self.openid_url)
-
-    def __repr__(self) -> str:  # the secret stays out of logs and tracebacks
-        return f"TeamsConfig(app_id={self.app_id!r}, tenant_id={self.tenant_id!r})"
-
-
-class TeamsError(ChatError):
-    """Teams refused or could not be reached; `code` is the HTTP status when there was one."""
 
 
 class BotToken:
@@ -205,18 +146,23 @@ class Connector:
         self.config = config
         self.sleep = sleep
         self.pacer = Pacer(rate, clock, sleep)
+        self.token = BotToken(config)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="teams-io", daemon=True)
         self.thread.start()
         self.api: ApiClient = self.run(self._make_api)
-        self.validator = InboundActivityTokenValidator(config.app_id, cloud=config.cloud)
+        # The SDK's cloud, with the OpenID metadata (and so the keys) where the settings say.
+        cloud = with_overrides(PUBLIC, openid_metadata_url=config.openid_url)
+        self.validator = InboundActivityTokenValidator(config.app_id, cloud=cloud)
 
     async def _make_api(self) -> ApiClient:
         return ApiClient(
-            self.config.service_url,
-            ClientOptions(timeout=TIMEOUT),
-            token_provider=BotToken(self.config),
+            self.config.service_url, ClientOptions(timeout=TIMEOUT), token_provider=self.token
         )
+
+    def check_credentials(self) -> None:
+        """Get a token now, so that a wrong secret is found at start and not on prompt day."""
+        self.call("sign in", lambda: self.token.get_app_token(PUBLIC.bot_scope, None))
 
     def run(self, make: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run_coroutine_threadsafe(make(), self.loop).result(TIMEOUT * 2)

@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 from bot.alerts import Plan, Summary
 from bot.chat import NOT_FOUND, Notice
 from bot.teams.cards import Cards, card_message, plain_message
-from bot.teams.connector import Connector, TeamsConfig
 
 if TYPE_CHECKING:
     from bot.digest_model import Digest
     from bot.events import Prompt
     from bot.store import Store
+    from bot.teams.config import TeamsConfig
+    from bot.teams.connector import Connector
 
 log = logging.getLogger("pmbot.teams")
 NAME = "teams"
