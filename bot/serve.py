@@ -126,8 +126,9 @@ def serve(settings: Settings, *, clock: Clock = system_clock, once: bool = False
         threading.Thread(target=run_scheduler, name="scheduler", daemon=True,
                          args=(scheduler, stopping, health.reporter("scheduler"))),
     ]  # fmt: skip
-    for part in parts:
+    for part in parts:  # every part is "starting" before any starts: /healthz never omits one
         health.reporter(part.name)("starting")
+    for part in parts:
         part.start()
     log.info("pmbot serving: mail backend %s, health on :%s/healthz", settings.mail_backend,
              settings.port)  # fmt: skip
