@@ -23,30 +23,34 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+import jinja2
 
 from bot.chat import ChatError
+from bot.commands import COMMANDS, COORDINATORS_ONLY, Command, parse_command
 from bot.events import Inbound, Prompt, PromptLine, Receipt, Submission
 from bot.outreach import period_label, reference
 from bot.periods import london_date, parse_period, reporting_period
 from bot.settings import Settings
-from bot.slack.payloads import COMMANDS, Command, parse_command
 from bot.teams.cards import CARD, COMMENTARY, VALUE, VERB, Cards, Words, plain_message
 from bot.teams.config import TeamsConfig, TeamsConfigError, TeamsError
 from bot.teams.transport import NAME, TeamsTransport
 from bot.values import format_value, split_line
 
 if TYPE_CHECKING:
-    from bot.app import Bot
+    from bot.reach import Reach
+    from bot.service import Service
+    from bot.store import Store
     from bot.teams.connector import Connector
 
 log = logging.getLogger("pmbot.teams")
 PATH = "/api/messages"  # the bot's messaging endpoint, as registered with the Azure Bot
 WORKERS = 8
-COORDINATORS_ONLY = ("status", "chase", "digest")
 MAX_BODY = 1_000_000
 
 
@@ -56,11 +60,24 @@ class Answer:
     body: Any = None
 
 
+class Host(Protocol):
+    """What the Teams side needs of the bot that hosts it (bot.app.Bot)."""
+
+    settings: Settings
+    store: Store
+    service: Service
+    reach: Reach
+    clock: Callable[[], datetime]
+
+    @property
+    def templates(self) -> jinja2.Environment: ...
+
+
 def configured(settings: Settings) -> bool:
     return bool(settings.extra.get("PMBOT_TEAMS_APP_ID", "").strip())
 
 
-def create(bot: Bot, *, connector: Connector | None = None) -> TeamsApp:
+def create(bot: Host, *, connector: Connector | None = None) -> TeamsApp:
     """Build the Teams side and register it as one of the bot's chats."""
     config = TeamsConfig.from_settings(bot.settings)
     if config is None:
@@ -84,7 +101,7 @@ def create(bot: Bot, *, connector: Connector | None = None) -> TeamsApp:
 
 
 class TeamsApp:
-    def __init__(self, bot: Bot, transport: TeamsTransport) -> None:
+    def __init__(self, bot: Host, transport: TeamsTransport) -> None:
         self.bot = bot
         self.transport = transport
         self.cards = transport.cards
@@ -104,7 +121,7 @@ class TeamsApp:
         except ValueError:
             activity = None
         if not isinstance(activity, dict):
-            return Answer(400, {"error": "the body is not a JSON activity"})
+            return Answer(400, {"error": "BadRequest"})
         authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
         if not self.transport.connector.check_token(authorization, activity.get("serviceUrl", "")):
             return Answer(401, {"error": "Unauthorized"})
@@ -112,7 +129,7 @@ class TeamsApp:
             (activity.get("channelData") or {}).get("tenant") or {}).get("id")  # fmt: skip
         if tenant != self.config.tenant_id:
             log.warning("Teams activity from another tenant ignored")
-            return Answer(403, {"error": "this bot serves one tenant"})
+            return Answer(403, {"error": "Forbidden"})
         kind = activity.get("type")
         if kind == "invoke" and activity.get("name") == "adaptiveCard/action":
             return self.guarded(activity, self.on_card_action)

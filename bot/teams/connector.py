@@ -34,7 +34,7 @@ import httpx
 import jwt
 
 # The SDK announces a preview part pmbot does not use (HTML widgets) on import.
-warnings.filterwarnings("ignore", message="HtmlWidgetSecurityPolicy is in preview")
+warnings.filterwarnings("ignore", message="HtmlWidgetSecurityPolicy")
 from microsoft_teams.api import ApiClient, MessageActivityInput  # noqa: E402
 from microsoft_teams.api.auth.cloud_environment import PUBLIC, with_overrides  # noqa: E402
 from microsoft_teams.apps.auth import InboundActivityTokenValidator  # noqa: E402

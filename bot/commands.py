@@ -1,0 +1,59 @@
+"""The coordinators' commands, whatever the chat: `status`, `chase`, `digest`, `measure ID`,
+`help` (Slack's `/pm ...`, typed to the bot in Teams). Pure parsing; who may run which is
+`COORDINATORS_ONLY` (anyone in the register may look a measure up; help is for everyone).
+
+The Slack adapter still has its own copy of this parser (bot.slack.payloads), left alone
+because adding Teams was to change no Slack file; it can import this one instead.
+
+>>> parse_command("digest 2026-10 preview")
+Command(name='digest', period='2026-10', preview=True, measure_id='', problem='')
+>>> parse_command("measure od-01").measure_id
+'OD-01'
+>>> parse_command("chase 2026-13").problem
+'period:2026-13'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.periods import InvalidPeriod, parse_period
+from bot.values import MEASURE_ID_PATTERN
+
+COMMANDS = ("status", "chase", "digest", "measure", "help")
+COORDINATORS_ONLY = ("status", "chase", "digest")
+
+
+@dataclass(frozen=True)
+class Command:
+    """`<name> [period] [preview] | measure ID`; `problem` says what was wrong, if anything
+    ("unknown:<word>", "measure_id", "arguments", "period:<text>")."""
+
+    name: str
+    period: str = ""
+    preview: bool = False
+    measure_id: str = ""
+    problem: str = ""
+
+
+def parse_command(text: str) -> Command:
+    words = (text or "").split()
+    name = words[0].lower() if words else "help"
+    rest = words[1:]
+    if name not in COMMANDS:
+        return Command("help", problem=f"unknown:{name}")
+    if name == "measure":
+        if len(rest) != 1 or not MEASURE_ID_PATTERN.fullmatch(rest[0]):
+            return Command(name, problem="measure_id")
+        return Command(name, measure_id=rest[0].upper())
+    preview = name == "digest" and "preview" in (w.lower() for w in rest)
+    rest = [w for w in rest if not (name == "digest" and w.lower() == "preview")]
+    if len(rest) > 1 or (name == "help" and rest):
+        return Command(name, problem="arguments")
+    period = ""
+    if rest:
+        try:
+            period = str(parse_period(rest[0]))
+        except InvalidPeriod:
+            return Command(name, problem=f"period:{rest[0]}")
+    return Command(name, period=period, preview=preview)
