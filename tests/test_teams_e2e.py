@@ -10,6 +10,8 @@ figure → a non-coordinator is refused politely → forged and missing tokens g
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bot.periods import parse_period
@@ -139,3 +141,32 @@ def test_a_message_without_figures_gets_the_how_to(side, fake, teams_bot, member
     side.say(owner, typed)
     fake.wait_for(lambda: fake.sent(owner.conversation_id))
     assert "I did not find any figures" in fake.sent(owner.conversation_id)[0]["text"]
+
+
+def test_someone_in_slack_and_teams_is_prompted_on_one_chat_only(teams_bot, members, fake):
+    """With both chats connected, a person is reached on the first that finds them (Slack is
+    registered first), never on both."""
+    from handlers.slack import create_slack
+    from handlers.teams import create as create_teams
+    from tests.fake_slack import BOT_TOKEN, FakeSlack
+    from tests.slack_inbound import OWNER, PEOPLE, SECRET
+
+    with FakeSlack() as slack_fake:
+        for user_id, (email, name) in PEOPLE.items():
+            slack_fake.add_user(email, name, user_id)
+        teams_bot.settings = replace(
+            teams_bot.settings, slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET,
+            slack_api_url=slack_fake.base_url,
+            extra={**teams_bot.settings.extra, "PMBOT_SLACK_RATE": "0"},
+        )  # fmt: skip
+        create_slack(teams_bot)
+        teams = create_teams(teams_bot)
+        try:
+            teams_bot.store.save_chat_id("teams", members["owner"].email,
+                                         members["owner"].conversation_id)  # fmt: skip
+            sent = teams_bot.send_prompts(OCTOBER)
+        finally:
+            teams.close()
+        assert [p.owner_email for p in sent] == ["owner@agency.example"]
+        assert len(slack_fake.posted(slack_fake.dm_channel(OWNER))) == 1
+    assert fake.sent(members["owner"].conversation_id) == []
