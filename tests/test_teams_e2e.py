@@ -106,6 +106,21 @@ def test_a_month_in_teams(side, fake, teams_bot, members, waits):
     fake.wait_for(lambda: current(bot, "OD-01")["value"] == 47)
     assert current(bot, "OD-01")["submitted_by"] == "deputy@agency.example"
 
+    # The coordinator previews the digest, then posts it to the leaders' channel, and looks a
+    # measure up.
+    side.say(coord, "digest preview")
+    preview = fake.wait_for(lambda: [a for a in fake.sent(coord.conversation_id)
+                                     if "Performance digest" in card_text(a)])  # fmt: skip
+    assert "2 of 2 figures in" in card_text(preview[0])
+    side.say(coord, "digest")
+    fake.wait_for(lambda: any("digest is in the leadership channel" in t
+                              for t in texts_in(fake, coord)))  # fmt: skip
+    assert any("Performance digest: October 2026" in card_text(a) for a in fake.sent(LEADERS))
+    assert bot.store.ledger_entry("teams-digest", "2026-10") is not None
+    side.say(coord, "measure od-01")
+    fake.wait_for(lambda: any(t.startswith("OD-01 Average processing time")
+                              for t in texts_in(fake, coord)))  # fmt: skip
+
     # An owner may not run the coordinators' commands; help is for everyone.
     side.say(owner, "chase")
     fake.wait_for(lambda: any("for the performance team's coordinators" in t
