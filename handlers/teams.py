@@ -23,54 +23,36 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from bot.chat import ChatError
-from bot.commands import COMMANDS, COORDINATORS_ONLY, Command, parse_command
+from bot.commands import COMMANDS, parse_command
 from bot.events import Inbound, Prompt, PromptLine, Receipt, Submission
 from bot.outreach import period_label, reference
-from bot.periods import london_date, parse_period, reporting_period
+from bot.periods import parse_period
 from bot.settings import Settings
 from bot.teams.cards import CARD, COMMENTARY, VALUE, VERB, Cards, Words, plain_message
 from bot.teams.config import TeamsConfig, TeamsConfigError, TeamsError
 from bot.teams.transport import NAME, TeamsTransport
-from bot.values import format_value, split_line
+from bot.values import split_line
+from handlers import teams_commands
+from handlers.teams_commands import Host
 
 if TYPE_CHECKING:
-    from bot.reach import Reach
-    from bot.service import Service
-    from bot.store import Store
     from bot.teams.connector import Connector
 
 log = logging.getLogger("pmbot.teams")
 PATH = "/api/messages"  # the bot's messaging endpoint, as registered with the Azure Bot
 WORKERS = 8
-MAX_BODY = 1_000_000
 
 
 @dataclass(frozen=True)
 class Answer:
     status: int
     body: Any = None
-
-
-class Host(Protocol):
-    """What the Teams side needs of the bot that hosts it (bot.app.Bot)."""
-
-    settings: Settings
-    store: Store
-    service: Service
-    reach: Reach
-    clock: Callable[[], datetime]
-
-    @property
-    def templates(self) -> jinja2.Environment: ...
 
 
 def configured(settings: Settings) -> bool:
@@ -168,7 +150,7 @@ class TeamsApp:
         submissions = typed_submissions(text, activity, sender, self.bot.clock())
         words = text.split()
         if not submissions and words and words[0].lower() in COMMANDS:
-            self.command(activity, sender, parse_command(text))
+            teams_commands.run(self.bot, self.transport, activity, sender, parse_command(text))
         else:
             self.receive_typed(activity, sender, submissions)
         return Answer(200)
@@ -260,70 +242,6 @@ class TeamsApp:
         return Prompt(owner, service.person_name(owner), str(cycle), period_label(cycle),
                       f"{due:%A} {due.day} {due:%B %Y}", reference(owner, cycle),
                       lines)  # fmt: skip
-
-    # -- coordinators' commands -------------------------------------------------------------
-
-    def command(self, activity: dict[str, Any], sender: str, command: Command) -> None:
-        conversation = activity["conversation"]["id"]
-        service, cards = self.bot.service, self.cards
-
-        def say(activity_: dict[str, Any]) -> None:
-            self.transport.say(conversation, activity_)
-
-        if command.problem:
-            kind, _, detail = command.problem.partition(":")
-            say(cards.say("problem", kind, detail))
-        elif command.name == "help":
-            say(cards.say("help"))
-        elif not service.is_known(sender):
-            say(cards.say("not_registered"))
-        elif command.name in COORDINATORS_ONLY and not service.is_coordinator(sender):
-            say(cards.say("coordinators_only", command.name))
-        else:
-            now = self.bot.clock()
-            cycle = parse_period(command.period) if command.period else reporting_period(
-                london_date(now))  # fmt: skip
-            label = period_label(cycle)
-            if command.name == "status":
-                report = service.status(cycle, now)
-                names = {o: service.person_name(o) for o in report.outstanding}
-                say(cards.status(report, label, names))
-            elif command.name == "chase":
-                owners = len(service.status(cycle, now).outstanding)
-                if owners:
-                    say(cards.say("chasing", owners, label))
-                result = self.bot.reach.chase(cycle, activity.get("id") or now.isoformat(), now)
-                say(cards.say("chased", result, label))
-            elif command.name == "digest":
-                self.digest(command, cycle, label, say)
-            else:
-                self.measure(command, cycle, say)
-
-    def digest(self, command: Command, cycle, label: str, say) -> None:
-        if command.preview:
-            say(self.cards.digest(self.bot.service.digest(cycle, self.bot.clock())))
-        elif not self.config.leadership_channel:
-            say(self.cards.say("problem", "no_channel", ""))
-        else:
-            self.bot.reach.post_digest(cycle, self.bot.clock(), only=self.transport)
-            say(self.cards.say("digest_posted", label))
-
-    def measure(self, command: Command, cycle, say) -> None:
-        service = self.bot.service
-        found = service.measure(command.measure_id)
-        if found is None:
-            say(self.cards.say("problem", "no_measure", command.measure_id))
-            return
-        rows = {r["id"]: r for r in service.status(cycle, self.bot.clock()).measures}
-        row = rows.get(found.id)
-        latest = service.last_values([found.id]).get(found.id, ("", ""))
-        shown = (f"{row['period']}: {row['display_value']}" if row and row["display_value"]
-                 else f"{latest[0]}: {latest[1]}" if latest[0] else "")  # fmt: skip
-        owner = service.person_name(found.owner_email)
-        deputy = service.person_name(found.deputy_email) if found.deputy_email else ""
-        target = format_value(found.target, found.unit)
-        say(self.cards.say("measure", found, target, shown, owner, deputy))
-
 
 # -- activities into events (pure) ------------------------------------------------------------
 
