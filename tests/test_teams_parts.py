@@ -3,6 +3,8 @@ schema change that lets a Teams figure be stored, and what the cards do with peo
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import json
 import sqlite3
 from dataclasses import replace
@@ -95,3 +97,9 @@ def test_the_prompt_card_labels_show_names_as_typed_and_keep_what_was_entered(ca
 
 def test_escaping_leaves_plain_words_and_numbers_alone():
     assert escape_card("48.5 days, 87% and £1.2m") == "48.5 days, 87% and £1.2m"
+
+
+@pytest.mark.parametrize("module", ["bot.teams.cards", "bot.commands"])
+def test_the_docstring_examples_run(module):
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
