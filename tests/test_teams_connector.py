@@ -141,3 +141,17 @@ def test_incomplete_teams_settings_name_what_to_set(env, named):
 
 def test_no_app_id_means_no_teams():
     assert TeamsConfig.from_settings(Settings.from_env({})) is None
+
+
+def test_a_fan_out_is_paced_and_a_retry_does_not_queue_again(fake, waits):
+    connector = Connector(config_for(fake), rate=2, sleep=waits.append, clock=lambda: 0.0)
+    member = fake.add_member("olive@agency.example", "Olive Owner")
+    try:
+        connector.send(member.conversation_id, plain_message("one"), paced=True)
+        fake.fail_next(429, retry_after="3")
+        connector.send(member.conversation_id, plain_message("two"), paced=True)
+        connector.send(member.conversation_id, plain_message("three"), paced=True)
+    finally:
+        connector.close()
+    assert waits == [0.5, 3.0, 1.0]  # its turn, Retry-After, the next one's turn
+    assert [a["text"] for a in fake.sent(member.conversation_id)] == ["one", "two", "three"]

@@ -172,9 +172,13 @@ class Connector:
         self.thread.join(5)
 
     def call(self, doing: str, make: Callable[[], Awaitable[T]], *, paced: bool = False) -> T:
-        """Run one SDK call; 429s, 5xx and dropped connections are tried again after a wait."""
+        """Run one SDK call; 429s, 5xx and dropped connections are tried again after a wait.
+
+        With `paced`, the call first waits its turn in the fan-out; a retry does not queue
+        again: it has waited what Teams asked, and a refused call used none of the limit.
+        """
         for attempt in range(RETRIES + 1):
-            if paced:
+            if paced and attempt == 0:
                 self.pacer.wait()
             try:
                 with translated(doing):
