@@ -150,7 +150,10 @@ MIGRATIONS: tuple[str, ...] = (
         source_ref TEXT NOT NULL UNIQUE,
         received_at TEXT NOT NULL
     );
-    INSERT INTO submissions_new SELECT * FROM submissions;
+    INSERT INTO submissions_new (id, measure_id, period, value, status, reason, commentary,
+                                 submitted_by, channel, source_ref, received_at)
+        SELECT id, measure_id, period, value, status, reason, commentary, submitted_by,
+               channel, source_ref, received_at FROM submissions;
     DROP TRIGGER submissions_are_append_only_update;
     DROP TRIGGER submissions_are_append_only_delete;
     DROP TABLE submissions;
