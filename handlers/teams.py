@@ -143,7 +143,10 @@ class TeamsApp:
         if conversation.get("conversationType", "personal") != "personal":
             return Answer(200)  # the leaders' channel: pmbot posts there, it does not listen
         if activity["type"] != "message":
-            self.identify(activity)  # installed: remember their chat for proactive prompts
+            if uninstalled(activity):  # prompts go by email from now on
+                self.transport.forget(conversation.get("id", ""))
+            else:  # installed: remember their chat for proactive prompts
+                self.identify(activity)
             return Answer(200)
         sender = self.identify(activity) or ""
         text = message_text(activity)
@@ -255,6 +258,14 @@ def message_text(activity: Mapping[str, Any]) -> str:
     text = re.sub(r"<br\s*/?>|</p>|</div>", "\n", text)
     return TAG.sub("", text).replace("&nbsp;", " ").replace("&amp;", "&").replace(
         "&lt;", "<").replace("&gt;", ">").strip()  # fmt: skip
+
+
+def uninstalled(activity: Mapping[str, Any]) -> bool:
+    """The app was removed for this person (or the bot left their chat)."""
+    if activity.get("type") == "installationUpdate":
+        return str(activity.get("action", "")).startswith("remove")
+    bot_id = (activity.get("recipient") or {}).get("id")
+    return any(m.get("id") == bot_id for m in activity.get("membersRemoved") or [])
 
 
 def message_key(activity: Mapping[str, Any]) -> str:

@@ -75,6 +75,10 @@ class TeamsSide:
         added = [{"id": BOT_ID}, {"id": member.user_id}]
         return self.post(self.activity(member, "conversationUpdate", membersAdded=added))
 
+    def uninstall(self, member: Member) -> tuple[int, Any]:
+        """What Teams sends when someone removes the app."""
+        return self.post(self.activity(member, "installationUpdate", action="remove"))
+
     def say(self, member: Member, text: str) -> tuple[int, Any]:
         return self.post(self.activity(member, "message", text=text, textFormat="plain"))
 

@@ -185,3 +185,14 @@ def test_someone_in_slack_and_teams_is_prompted_on_one_chat_only(teams_bot, memb
         assert [p.owner_email for p in sent] == ["owner@agency.example"]
         assert len(slack_fake.posted(slack_fake.dm_channel(OWNER))) == 1
     assert fake.sent(members["owner"].conversation_id) == []
+
+
+def test_someone_who_removes_the_app_is_emailed_from_then_on(side, fake, teams_bot, members):
+    owner = members["owner"]
+    installed(side, fake, teams_bot, members, "owner")
+    assert side.uninstall(owner)[0] == 200
+    fake.wait_for(lambda: teams_bot.store.chat_id("teams", owner.email) == "")
+    teams_bot.send_prompts(OCTOBER)
+    assert fake.sent(owner.conversation_id) == []
+    prompt = teams_bot.store.ledger_entry("prompt", "owner@agency.example:2026-10")
+    assert prompt["transport_ref"].startswith("<")  # an email's Message-ID

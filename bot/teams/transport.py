@@ -65,6 +65,13 @@ class TeamsTransport:
             self.store.save_chat_id(NAME, email, conversation_id)
             log.info("%s is reachable in Teams", email)
 
+    def forget(self, conversation_id: str) -> None:
+        """The app was removed for them: pmbot cannot start a chat with them any more."""
+        email = self.email_for(conversation_id)
+        if email:
+            self.store.save_chat_id(NAME, email, NOT_FOUND)
+            log.info("%s removed the Teams app; they will be emailed", email)
+
     def email_for(self, conversation_id: str) -> str | None:
         return self.store.email_for_chat_id(NAME, conversation_id)
 
