@@ -134,7 +134,7 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE ledger SET kind = 'slack-' || kind
         WHERE kind IN ('alert-window', 'alert', 'alert-clear');
     """,
-    # 5: a submission's channel is any transport's name (Teams now), so the schema names none.
+    # 7: a submission's channel is any transport's name (Teams now), so the schema names none.
     # SQLite cannot drop a CHECK in place: the table is rebuilt, its rows copied as they are.
     """
     CREATE TABLE submissions_new (
