@@ -164,8 +164,10 @@ class Bot:
         slack.write_text(json.dumps(slack_blocks(digest), indent=2, ensure_ascii=False))
         recipients = self.service.people_with_role("leadership") or ["leadership@example.org"]
         email = directory / f"digest-{digest.cycle}.eml"
+        # The email says the pack is attached, so it is: the same HTML as the file beside it.
+        html = pack.read_text(encoding="utf-8")
         message = digest_message(digest, self.settings.mail_from, recipients, now,
-                                 self.settings.mail_domain)  # fmt: skip
+                                 self.settings.mail_domain, pack=html)  # fmt: skip
         email.write_bytes(message.as_bytes())
         return [pack, slack, email, *write_tables(digest, directory)]
 
@@ -273,6 +275,7 @@ def create_app(
         leaders=settings.leadership_emails,
         spc_rules=settings.spc_rules,
         commentary_required=settings.commentary_required,
+        organisation=settings.organisation,
     )
     # The one template environment, from the templates-directory setting: email, chats, the
     # CLI and the digest renderers' filters and labels all come from it.

@@ -5,15 +5,17 @@ that a pack of thousands of measures renders in well under a second of chart tim
 matplotlib's Agg canvas on a plain ``Figure`` (no pyplot, so no global figure registry to leak
 into and nothing to close), imported only when a PNG is asked for.
 
-Colours are those of NHS England's "Making Data Count": special cause improvement blue,
-concern orange, neutral purple, common cause grey. A gap (NaN) breaks the line; it is never
+Colours follow NHS England's "Making Data Count" (special cause improvement blue, concern
+orange, neutral purple, common cause grey), darkened to at least 3:1 against white (WCAG 1.4.11),
+and each kind has its own shape too (concern a square, improvement a triangle, neutral a
+diamond), so that no meaning rests on colour alone. A gap (NaN) breaks the line; it is never
 drawn as zero.
 
 >>> import pandas as pd
 >>> series = pd.DataFrame({"period": ["2026-08", "2026-09", "2026-10"],
 ...                        "value": [50.0, float("nan"), 58.0]})
 >>> svg = spc_svg(series, target=50, label="OD-01")
->>> svg.startswith("<svg") and svg.count("<circle") == 2
+>>> svg.startswith("<svg") and svg.count('class="pt"') == 2
 True
 """
 
@@ -30,19 +32,21 @@ import pandas as pd
 if TYPE_CHECKING:
     from bot.digest_model import Projection
 
-IMPROVEMENT = "#289de0"
-CONCERN = "#fab428"
+IMPROVEMENT = "#1d70b8"  # MDC's #289de0 is 3.0:1 on white; this is 5.2:1
+CONCERN = "#c26e00"  # MDC's #fab428 is 1.8:1 on white; this is 3.8:1
 COMMON_CAUSE = "#7B7D7D"
 NEUTRAL = "#361475"
+MARKERS = {"concern": "s", "improvement": "^", "neutral": "D"}  # matplotlib's, as in the SVG
 CAUSE_COLOURS = {"improvement": IMPROVEMENT, "concern": CONCERN, "neutral": NEUTRAL}
 TARGET = "#d4351c"
 LINES = "#505a5f"
 TEXT = "#0b0c0c"
 FONT = "Arial, Helvetica, sans-serif"
 
-SVG_WIDTH, SVG_HEIGHT = 600, 220
+SVG_WIDTH, SVG_HEIGHT = 480, 210
 # Plot area inside the SVG: room on the left for the value labels, below for the periods.
-LEFT, RIGHT, TOP, BOTTOM = 52, 12, 10, 30
+# The pack's CSS enlarges the text on a phone, where the chart is drawn at about half size.
+LEFT, RIGHT, TOP, BOTTOM = 56, 12, 12, 30
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,7 @@ class ChartData:
 
 
 def point_colour(cause: str | None) -> str:
-    """The Making Data Count colour of a point: ``point_colour("concern") == "#fab428"``."""
+    """The colour of a point: ``point_colour("concern") == "#c26e00"``."""
     return CAUSE_COLOURS.get(cause or "", COMMON_CAUSE)
 
 
@@ -119,13 +123,16 @@ def spc_svg(
     *,
     label: str = "",
     projection: Projection | None = None,
+    unit: str = "",
     width: int = SVG_WIDTH,
     height: int = SVG_HEIGHT,
 ) -> str:
     """An XmR chart as an inline ``<svg>`` element: values, mean, process limits, target.
 
-    Special-cause points take their Making Data Count colour; a projection is drawn dashed
-    after the last period. ``label`` names the chart for screen readers (escaped here).
+    Special-cause points take their colour and shape; a projection is drawn dashed after the
+    last period. The mean and target lines are labelled, the value axis names ``unit``.
+    ``label`` is the chart's text alternative for screen readers (escaped here): say what it
+    shows, not only what it is.
     ``series`` may be already read into a ``ChartData`` (the pack reads it once for two uses).
 
     >>> series = pd.DataFrame({"period": ["a", "b"], "value": [1.0, 2.0], "mean": [1.5, 1.5]})
@@ -138,7 +145,7 @@ def spc_svg(
     title = f"<title>{escape(label or 'SPC chart')}</title>"
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="spc" role="img" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" font-family="{FONT}" font-size="11">'
+        f'height="{height}" viewBox="0 0 {width} {height}" font-family="{FONT}" font-size="12">'
     )
     if not any(_finite(v) for v in data.values):
         return (
@@ -151,23 +158,27 @@ def spc_svg(
     parts += _horizontal_runs(scale, data.upl, f'stroke="{LINES}" stroke-dasharray="4 3"')
     parts += _horizontal_runs(scale, data.lpl, f'stroke="{LINES}" stroke-dasharray="4 3"')
     parts += _horizontal_runs(scale, data.mean, f'stroke="{TEXT}"')
+    # Labelled at the left: the right end is where the latest points and projection are.
+    mean = next((v for v in reversed(data.mean) if _finite(v)), None)
+    if mean is not None:
+        parts.append(_line_label(scale.y(mean), f"mean {short_number(mean)}", TEXT, below=True))
     if _finite(target):
         y = scale.y(target)
-        # Labelled at the left: the right end is where the latest points and projection are.
         parts.append(
             f'<line x1="{LEFT}" y1="{y:.1f}" x2="{width - RIGHT}" y2="{y:.1f}" '
             f'stroke="{TARGET}" stroke-dasharray="6 3"/>'
-            f'<text x="{LEFT + 3}" y="{y - 3:.1f}" fill="{TARGET}">target</text>'
+            # Mid-way along, so that it does not sit on the mean's label at the left.
+            + _line_label(y, "target", TARGET, x=LEFT + (width - LEFT - RIGHT) * 0.45)
         )
     parts += _value_line(scale, data.values)
     parts += _projection(scale, data.values, ahead)
     for i, (value, cause) in enumerate(zip(data.values, data.causes, strict=True)):
         if _finite(value):
-            parts.append(
-                f'<circle cx="{scale.x(i):.1f}" cy="{scale.y(value):.1f}" r="3" '
-                f'fill="{point_colour(cause)}"/>'
-            )
+            parts.append(_point(scale.x(i), scale.y(value), cause))
     parts += _axes(scale, data.periods + ahead_periods)
+    if unit:
+        # The value axis's unit, in the corner below it, clear of the value labels.
+        parts.append(f'<text x="2" y="{height - 4}" fill="{LINES}">{escape(unit)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -196,6 +207,26 @@ class _Scale:
 
 def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
+
+
+def _line_label(y: float, text: str, colour: str, below: bool = False, x: float = LEFT) -> str:
+    y = y + 13 if below else y - 4
+    return f'<text x="{x + 4:.0f}" y="{y:.1f}" fill="{colour}">{escape(text)}</text>'
+
+
+def _point(x: float, y: float, cause: str | None) -> str:
+    """A point: a circle for common cause, a shape of its own for each special cause."""
+    colour = point_colour(cause)
+    if cause == "concern":
+        corner = f'x="{x - 4:.1f}" y="{y - 4:.1f}"'
+        return f'<rect class="pt" {corner} width="8" height="8" fill="{colour}"/>'
+    if cause == "improvement":
+        shape = f"{x:.1f},{y - 5:.1f} {x + 5:.1f},{y + 4:.1f} {x - 5:.1f},{y + 4:.1f}"
+        return f'<polygon class="pt" points="{shape}" fill="{colour}"/>'
+    if cause == "neutral":
+        shape = f"{x:.1f},{y - 5:.1f} {x + 5:.1f},{y:.1f} {x:.1f},{y + 5:.1f} {x - 5:.1f},{y:.1f}"
+        return f'<polygon class="pt" points="{shape}" fill="{colour}"/>'
+    return f'<circle class="pt" cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>'
 
 
 def _runs(values: list[float]) -> list[tuple[int, int]]:
@@ -269,7 +300,7 @@ def _axes(scale: _Scale, periods: list[str]) -> list[str]:
     ]
     for value in (scale.low, (scale.low + scale.high) / 2, scale.high):
         parts.append(
-            f'<text x="{LEFT - 6}" y="{scale.y(value) + 4:.1f}" text-anchor="end" '
+            f'<text x="2" y="{scale.y(value) + 4:.1f}" '
             f'fill="{LINES}">{escape(short_number(value))}</text>'
         )
     last = len(periods) - 1
@@ -339,7 +370,9 @@ def sparkline_png(
     present = [i for i, v in enumerate(data.values) if _finite(v)]
     if present:
         last = present[-1]
-        axes.scatter([last], [data.values[last]], s=12, c=point_colour(data.causes[last]), zorder=3)
+        cause = data.causes[last]
+        axes.scatter([last], [data.values[last]], s=16, c=point_colour(cause), zorder=3,
+                     marker=MARKERS.get(cause or "", "o"))  # fmt: skip
     axes.set_axis_off()
     axes.margins(x=0.04, y=0.15)
     figure.subplots_adjust(left=0.02, right=0.98, top=0.95, bottom=0.05)

@@ -239,6 +239,13 @@ def cmd_exceptions(args, bot: Bot) -> None:
 def cmd_digest(args, bot: Bot) -> None:
     cycle = cycle_arg(args, bot)
     paths = bot.write_digest(cycle, Path(args.out))
+    if args.pdf:
+        from bot.render.pdf import PdfUnavailable, print_pdf
+
+        try:
+            paths.insert(1, print_pdf(paths[0], paths[0].with_suffix(".pdf")))
+        except PdfUnavailable as exc:
+            raise UsageError(f"the digest is written, but not its PDF: {exc}") from None
     print(f"Digest for {cycle} written:")
     for path in paths:
         print(f"  {path}")
@@ -416,6 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
                   "message (JSON), the email (.eml), CSV and XLSX data.", cmd_digest)  # fmt: skip
     sub.add_argument("period", nargs="?", help="cycle, e.g. 2026-10 (default: last month)")
     sub.add_argument("--out", default="data/digest", help="directory (default: data/digest)")
+    sub.add_argument("--pdf", action="store_true",
+                     help="also print the pack to an A4 PDF (needs Chromium)")  # fmt: skip
 
     prompts = group("prompts", "Ask owners for their figures.")
     sub = command(prompts, "send", "Prompt every owner with outstanding figures, by chat where "

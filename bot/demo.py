@@ -3,7 +3,12 @@
 It imports the sample register and history into a fresh database, sends the prompts for the
 month after the history ends, plays owners' replies through the Maildir inbox (good values, a
 correction, an impossible percentage, a figure not available, an Outlook reply with the original
-quoted, an out-of-office, a stranger), polls, and prints what happened.
+quoted, an out-of-office, a stranger, most owners answering on time and one not at all), polls,
+writes the digest and prints what happened and where to look.
+
+Owners send figures that move from last month's (each measure by its own few per cent, some
+for the better, some for the worse), with commentary that says why, so that the pack shows
+change, year-on-year comparisons and every kind of exception.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from bot.app import Bot, create_app
 from bot.events import Prompt, PromptLine
 from bot.mail.maildir import MaildirBackend
 from bot.periods import LONDON, parse_period
-from bot.render import labels
+from bot.render import front, labels
 from bot.service import period_label, rag_of
 from bot.settings import PROJECT_ROOT, Settings
 from bot.values import format_value, parse_entry
@@ -27,7 +32,24 @@ from bot.values import format_value, parse_entry
 REGISTER = PROJECT_ROOT / "data" / "measures.yaml"
 HISTORY = PROJECT_ROOT / "data" / "history.csv"
 STRANGER = "someone@elsewhere.example"
-COMMENTS = ("steady month", "in line with plan", "small rise, seasonal", "improving after changes")
+# What owners write, by how the figure moved: chosen by measure id, so each run is the same.
+COMMENTS = {
+    "better": (
+        "better than September: the new triage team is now fully staffed",
+        "improving after the process changes made in the summer",
+        "up on last month; overtime cleared the older cases",
+        "good month: fewer system outages and a full team",
+    ),
+    "worse": (
+        "worse than September: sickness absence in two teams",
+        "seasonal pressure as expected for October; plan in place",
+        "dip after the case management system upgrade; recovering",
+        "more demand than forecast after the autumn campaign",
+    ),
+    "same": ("steady month, in line with plan", "as expected; no change in the process"),
+}
+# How far each figure moves from the owner's last one: a few per cent either way.
+MOVES = (-0.06, -0.035, -0.015, 0.0, 0.02, 0.04, 0.07)
 
 
 @dataclass
@@ -94,6 +116,7 @@ def play_cycle(bot: Bot, clock: DemoClock, cycle) -> str:
         row["why"] = ", ".join(labels()["REASON"][r] for r in row["exception_reasons"])
     clock.set(dates.digest, time(9))
     digest_files = bot.write_digest(cycle, bot.settings.db_path.parent / "digest")
+    first = front(service.digest(cycle, clock(), report))
     return bot.composer.render(
         "demo/report.txt",
         measures=len(service.measures()),
@@ -112,6 +135,10 @@ def play_cycle(bot: Bot, clock: DemoClock, cycle) -> str:
         processed=bot.settings.maildir / "processed",
         outbox_count=len(mail.outbox_messages()),
         digest_files=digest_files,
+        performance=len(first.performance),
+        not_in=first.not_in,
+        improvements=len(first.improvements),
+        breaches=len(first.breaches),
     )
 
 
@@ -162,7 +189,13 @@ def play_replies(bot: Bot, prompts: list[Prompt], sent: dict[str, EmailMessage])
         message.set_content("\n".join(typed(bot, p.lines[:1])) + "\n")
         bot.mail.deliver_to_inbox(message)  # type: ignore[attr-defined]
         steps.append(f"{STRANGER}, not in the register, sends a figure for {p.lines[0].measure_id}")
-    steps += [f"{p.owner_email} does not reply" for p in remaining]
+    # Most owners answer on time; the last one does not answer at all.
+    *answering, silent = remaining or [None]
+    for p in answering:
+        deliver(bot, p, sent, "plain_reply.txt", typed(bot, p.lines))
+        steps.append(f"{p.owner_email} answers every measure")
+    if silent:
+        steps.append(f"{silent.owner_email} does not reply")
     return steps
 
 
@@ -183,16 +216,28 @@ def typed(bot: Bot, lines: list[PromptLine]) -> list[str]:
 
 
 def typed_line(bot: Bot, line: PromptLine) -> str:
-    """What an owner might type: close to their last figure, with a word of commentary."""
+    """What an owner might type: their last figure moved a few per cent, with a word on why."""
     last = bot.service.last_values([line.measure_id]).get(line.measure_id, ("", ""))[1]
-    value = last if last and last != "n/a" else line.target
+    typed_last = last if last and last != "n/a" else line.target
     measure = bot.service.measure(line.measure_id)
-    figure = parse_entry(value, line.unit).value
-    if measure and figure is not None and rag_of(measure, figure, line.period) == "red":
+    previous = parse_entry(typed_last, line.unit).value
+    if measure is None or previous is None:
+        return f"{line.measure_id}: {typed_last} {COMMENTS['same'][0]}"
+    seed = sum(map(ord, line.measure_id))
+    figure = previous * (1 + MOVES[seed % len(MOVES)])
+    if line.unit == "%":
+        figure = min(figure, 99.9)
+    exact = line.unit in ("%", "days", "score")  # counts and pounds are whole
+    figure = round(figure, 1) if exact else float(round(figure))
+    direction = "same"
+    if figure != previous and measure.better != "neutral":
+        direction = "better" if (figure > previous) == (measure.better == "up") else "worse"
+    if rag_of(measure, figure, line.period) == "red":
         comment = "behind plan: recovery actions agreed at the October review"
     else:
-        comment = COMMENTS[sum(map(ord, line.measure_id)) % len(COMMENTS)]
-    return f"{line.measure_id}: {value} {comment}"
+        choices = COMMENTS[direction]
+        comment = choices[seed % len(choices)]
+    return f"{line.measure_id}: {format_value(figure, line.unit)} {comment}"
 
 
 def reply_to(bot: Bot, prompt: Prompt, sent: dict[str, EmailMessage], sender: str) -> EmailMessage:

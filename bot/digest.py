@@ -63,6 +63,7 @@ def build_digest(
     due: date,
     cycle_label: str,
     spc_rules: str = "ptd",
+    organisation: str = "",
 ) -> Digest:
     """The digest of ``cycle``: one view per status row, area summaries, who is outstanding.
 
@@ -183,6 +184,7 @@ def build_digest(
         measures=tuple(views),
         areas=_areas(views),
         outstanding=_outstanding(views),
+        organisation=organisation,
     )
 
 

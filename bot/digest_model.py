@@ -157,6 +157,7 @@ class Digest:
     measures: tuple[MeasureView, ...]  # every measure in the cycle, by area then id
     areas: tuple[AreaSummary, ...]
     outstanding: dict[str, list[str]]  # owner email -> measure ids with no figure
+    organisation: str = ""  # who the pack is for, from PMBOT_ORGANISATION; shown in mastheads
 
     @property
     def due_count(self) -> int:

@@ -68,10 +68,12 @@ class Service(Outreach):
         *,
         spc_rules: str = "ptd",
         commentary_required: str = "exception",
+        organisation: str = "",
     ) -> None:
         self.spc_rules = spc_rules
         self.commentary_required = commentary_required
         self.store = store
+        self.organisation = organisation
         self.calendar = calendar
         self.coordinators = {c.lower() for c in coordinators}
         self.leaders = {c.lower() for c in leaders}
@@ -344,6 +346,7 @@ class Service(Outreach):
             due=self.calendar.cycle_dates(cycle).due,
             cycle_label=period_label(cycle),
             spc_rules=self.spc_rules,
+            organisation=self.organisation,
         )
 
     def judged(

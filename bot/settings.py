@@ -36,6 +36,7 @@ class Settings:
     coordinators: tuple[str, ...] = ()
     leadership_channel: str = ""
     leadership_emails: tuple[str, ...] = ()
+    organisation: str = ""  # named in the digest's and the pack's masthead
     slack_bot_token: str = field(default="", repr=False)
     slack_signing_secret: str = field(default="", repr=False)
     slack_app_token: str = field(default="", repr=False)
@@ -91,6 +92,7 @@ class Settings:
             coordinators=split_emails(get("PMBOT_COORDINATORS")),
             leadership_channel=get("PMBOT_LEADERSHIP_CHANNEL"),
             leadership_emails=split_emails(get("PMBOT_LEADERSHIP_EMAILS")),
+            organisation=" ".join(get("PMBOT_ORGANISATION").split()),
             slack_bot_token=get("SLACK_BOT_TOKEN"),
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
             slack_app_token=get("SLACK_APP_TOKEN"),

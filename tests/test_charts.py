@@ -61,17 +61,29 @@ def test_svg_gap_breaks_the_line_and_is_not_drawn_as_zero():
     lines = root.findall(f"{SVG}polyline")
     assert len(lines) == 2  # two stretches either side of the gap
     assert [len(p.get("points").split()) for p in lines] == [2, 2]
-    assert len(root.findall(f"{SVG}circle")) == 4
+    assert len(points(root)) == 4
     # Zero is below every figure; nothing may be drawn there for the gap.
     labels = [t.text for t in root.findall(f"{SVG}text")]
     assert "0" not in labels
 
 
-def test_svg_colours_points_by_making_data_count_special_cause():
+def points(root) -> list:
+    return [e for e in root.iter() if e.get("class") == "pt"]
+
+
+def test_svg_marks_special_cause_by_colour_and_shape_not_colour_alone():
     causes = [None, "improvement", "concern", "neutral"]
     root = parse(spc_svg(chart_frame([1.0, 2.0, 3.0, 4.0], causes=causes)))
-    fills = [c.get("fill") for c in root.findall(f"{SVG}circle")]
-    assert fills == ["#7B7D7D", "#289de0", "#fab428", "#361475"]
+    marks = [(p.tag.removeprefix(SVG), p.get("fill")) for p in points(root)]
+    assert marks == [("circle", "#7B7D7D"), ("polygon", "#1d70b8"), ("rect", "#c26e00"),
+                     ("polygon", "#361475")]  # fmt: skip
+    assert marks[1] != marks[3]
+
+
+def test_svg_labels_mean_target_and_unit():
+    frame = chart_frame([10.0, 12.0, 11.0], mean=11.0, lpl=8.0, upl=14.0)
+    labels = [t.text for t in parse(spc_svg(frame, target=13.0, unit="days")).findall(f"{SVG}text")]
+    assert {"mean 11", "target", "days"} <= set(labels)
 
 
 def test_svg_draws_mean_limits_and_target():
@@ -107,13 +119,13 @@ def test_svg_projection_is_dashed_and_hollow_after_the_last_period():
 def test_svg_without_any_figure_says_so():
     root = parse(spc_svg(chart_frame([NAN, NAN])))
     assert root.find(f"{SVG}text").text == "No figures yet to chart"
-    assert root.find(f"{SVG}circle") is None
+    assert points(root) == []
 
 
 def test_svg_of_a_flat_series_and_a_single_point_is_still_drawn():
     for values in ([5.0, 5.0, 5.0], [7.0]):
         root = parse(spc_svg(chart_frame(values, mean=values[0], lpl=values[0], upl=values[0])))
-        assert len(root.findall(f"{SVG}circle")) == len(values)
+        assert len(points(root)) == len(values)
 
 
 def test_chart_data_reads_pandas_3_string_columns_with_missing_labels():

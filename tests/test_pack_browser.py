@@ -69,3 +69,62 @@ def test_browser_screenshot_of_the_pack_is_written(digest, tmp_path):
     png = shot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000  # a page, not a blank
     assert console_errors(result.stderr) == []
+
+
+@pytest.fixture
+def sample_db(tmp_path, monkeypatch):
+    from bot.cli import main
+    from bot.settings import PROJECT_ROOT
+
+    monkeypatch.delenv("PMBOT_CHROMIUM", raising=False)
+    db = str(tmp_path / "pmbot.db")
+    now = ["--now", "2026-10-20T09:00"]
+    assert main(["--db", db, *now, "measures", "import",
+                 str(PROJECT_ROOT / "data" / "measures.yaml")]) == 0  # fmt: skip
+    assert main(["--db", db, *now, "history", "import",
+                 str(PROJECT_ROOT / "data" / "history.csv")]) == 0  # fmt: skip
+    return db
+
+
+def test_digest_pdf_is_the_pack_printed_on_a4(sample_db, tmp_path, capsys):
+    from bot.cli import main
+
+    out = tmp_path / "digest"
+    assert main(["--db", sample_db, "--now", "2026-10-20T09:00", "digest", "2026-09",
+                 "--out", str(out), "--pdf"]) == 0  # fmt: skip
+    pdf = (out / "performance-pack-2026-09.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF")
+    pages = re.findall(rb"/MediaBox\s*\[0 0 ([\d.]+) ([\d.]+)\]", pdf)
+    assert 10 <= len(pages) <= 25
+    assert all(abs(float(w) - 595.3) < 1 and abs(float(h) - 841.9) < 1 for w, h in pages)  # A4
+    assert "performance-pack-2026-09.pdf" in capsys.readouterr().out
+    assert not list(out.glob("*.partial"))
+
+
+def test_digest_pdf_without_chromium_says_so_in_one_line(sample_db, tmp_path, monkeypatch, capsys):
+    from bot.cli import main
+
+    monkeypatch.setenv("PMBOT_CHROMIUM", str(tmp_path / "no-such-browser"))
+    out = tmp_path / "digest"
+    code = main(["--db", sample_db, "--now", "2026-10-20T09:00", "digest", "2026-09",
+                 "--out", str(out), "--pdf"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "not its PDF" in err and "PMBOT_CHROMIUM" in err
+    assert (out / "performance-pack-2026-09.html").exists()
+    assert not list(out.glob("*.pdf*"))
+
+
+def test_digest_out_attaches_the_pack_its_email_says_is_attached(sample_db, tmp_path):
+    import email
+
+    from bot.cli import main
+
+    out = tmp_path / "digest"
+    assert main(["--db", sample_db, "--now", "2026-10-20T09:00", "digest", "2026-09",
+                 "--out", str(out)]) == 0  # fmt: skip
+    message = email.message_from_bytes((out / "digest-2026-09.eml").read_bytes())
+    text = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+    assert "is attached" in text.get_payload(decode=True).decode("utf-8")
+    attached = [p.get_filename() for p in message.walk() if p.get_filename()]
+    assert "performance-pack-2026-09.html" in attached

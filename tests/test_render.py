@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import doctest
 import email
+import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import replace
@@ -102,13 +103,17 @@ def test_slack_commentary_cannot_ping_the_channel_or_inject_a_link(digest):
             assert block["text"]["verbatim"] is True
 
 
-def test_slack_message_puts_exceptions_first_most_serious_first(digest):
+def test_slack_message_puts_performance_exceptions_first_then_one_line_for_figures_not_in(
+    digest,
+):
     message = slack_blocks(digest)
     sections = [b["text"]["text"] for b in message["blocks"] if b["type"] == "section"]
-    start = next(i for i, text in enumerate(sections) if text.startswith("*Exceptions: 3*"))
-    shown = [re.search(r"\*([A-Z]{2}-\d\d) ", s).group(1) for s in sections[start + 1 : start + 4]]
-    assert shown == [m.id for m in digest.exceptions] == ["CX-02", "OD-01", "OD-04"]
-    assert "Worth learning from" in sections[start + 4]
+    assert sections[1].startswith("*Performance exceptions: 2*")
+    shown = [re.search(r"\*([A-Z]{2}-\d\d) ", s).group(1) for s in sections[2:4]]
+    assert shown == ["CX-02", "OD-01"]
+    assert "*1 figure not yet in, from 1 owner:* Priya Patel (OD-04)." in sections[4]
+    assert "Worth learning from" in sections[5]
+    assert sections[-2].startswith("*By outcome area*")
 
 
 def test_slack_exception_shows_value_target_change_and_commentary(digest):
@@ -118,9 +123,11 @@ def test_slack_exception_shows_value_target_change_and_commentary(digest):
     assert "> Winter demand; 40 new starters in training. — Olive Owner" in text
 
 
-def test_slack_missing_figure_is_a_placeholder_never_zero(digest):
-    text = next(t for t in texts(slack_blocks(digest)) if "*OD-04 " in t)
-    assert "no figure: not received by the due date" in text
+def test_slack_figure_not_available_is_a_placeholder_never_zero(digest):
+    flagged = digest_of([replace(m, exception_reasons=("consistently_failing",))
+                         if m.id == "OD-03" else m for m in digest.measures])  # fmt: skip
+    text = next(t for t in texts(slack_blocks(flagged)) if "*OD-03 " in t)
+    assert "no figure: system outage" in text
     assert not re.search(r"\b0(\.0)?%", text)
 
 
@@ -147,7 +154,8 @@ def test_slack_message_for_2000_measures_and_300_exceptions_stays_within_limits(
     sections = [b for b in message["blocks"] if b["type"] == "section"]
     assert sum("&lt;!channel&gt;" in s["text"]["text"] for s in sections) == 8
     more = [e["text"] for b in message["blocks"] if b["type"] == "context" for e in b["elements"]]
-    assert "…and 292 more exceptions in the full pack." in more
+    performance = sum("missing" not in m.exception_reasons for m in big.exceptions)
+    assert f"…and {performance - 8} more exceptions in the full pack." in more
 
 
 def test_slack_message_with_huge_commentary_and_many_areas_stays_within_limits(digest):
@@ -162,7 +170,7 @@ def test_slack_message_with_huge_commentary_and_many_areas_stays_within_limits(d
 
 def test_slack_message_with_no_exceptions_says_so(digest):
     calm = digest_of([replace(m, exception_reasons=()) for m in digest.measures])
-    assert "*No exceptions this month:*" in "\n".join(texts(slack_blocks(calm)))
+    assert "*No performance exceptions this month:*" in "\n".join(texts(slack_blocks(calm)))
 
 
 # --- Email ----------------------------------------------------------------------------------
@@ -172,8 +180,8 @@ def test_email_html_uses_inline_pngs_by_cid_and_no_svg_or_script(digest):
     text, html, images = email_parts(digest)
     sparks = [cid for cid in images if cid.startswith("spark")]
     icons = [cid for cid in images if cid.startswith("icon-")]
-    assert len(sparks) == len(digest.exceptions) == 3
-    assert len(icons) == len(images) - 3 and icons, "one PNG per MDC icon the exceptions use"
+    assert len(sparks) == 2  # one per performance exception; a missing figure has no chart
+    assert len(icons) == len(images) - 2 and icons, "one PNG per MDC icon the exceptions use"
     assert all(f'src="cid:{cid}"' in html for cid in icons)
     for cid, png in images.items():
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -183,22 +191,38 @@ def test_email_html_uses_inline_pngs_by_cid_and_no_svg_or_script(digest):
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &lt;!channel&gt;" in html
 
 
-def test_email_lists_exceptions_first_with_gaps_as_placeholders(digest):
+def test_email_lists_performance_exceptions_first_then_one_line_for_figures_not_in(digest):
     text, html, _ = email_parts(digest)
     for body in (text, html):
         positions = [body.index(m.id) for m in digest.exceptions]
         assert positions == sorted(positions)
         assert positions[-1] < body.lower().index("by outcome area")
-        assert "— no figure: not received by the due date" in body
     assert "— no figure: system outage &amp; data migration &lt;until 14 Nov&gt;" in html
-    assert "OD-04  Payment accuracy, % (Operational delivery)\n    Missing: — no figure" in text
+    assert "NOT YET IN: 1 figure, from 1 owner: Priya Patel (OD-04)." in text
+    assert "1 figure not yet in, from 1 owner:</strong> Priya Patel (OD-04)." in html
+
+
+def test_email_plain_text_holds_every_performance_exception_and_missing_line_in_40_lines():
+    from digest_fixtures import large_digest
+
+    many = large_digest(300, exceptions=40)
+    text, html, _ = email_parts(many)
+    first = text.splitlines()[:40]
+    shown = [m for m in many.exceptions if "missing" not in m.exception_reasons]
+    assert len(shown) > render_email.TOP_TEXT
+    assert all(m.id in html for m in shown[: render_email.TOP_EXCEPTIONS])
+    shown = shown[: render_email.TOP_TEXT]
+    for m in shown:
+        assert any(line.startswith(f"{m.id}  ") for line in first), m.id
+    assert sum(line.startswith("NOT YET IN: ") for line in first) == 1
 
 
 def test_email_caps_the_exceptions_and_sends_the_rest_to_the_pack(big):
     text, html, images = email_parts(big)
     assert len([cid for cid in images if cid.startswith("spark")]) == render_email.TOP_EXCEPTIONS
-    assert "…and 280 more exceptions in the full pack." in html
-    assert "...and 280 more exceptions in the full pack." in text
+    performance = sum("missing" not in m.exception_reasons for m in big.exceptions)
+    assert f"…and {performance - 20} more exceptions in the full pack." in html
+    assert f"...and {performance - 8} more exceptions in the full pack." in text
     assert len(html) + sum(map(len, images.values())) < 300_000
 
 
@@ -212,7 +236,7 @@ def test_digest_message_is_alternative_text_then_related_html_with_inline_images
     assert related.get_content_type() == "multipart/related"
     html_part, *pngs = related.get_payload()
     html = html_part.get_payload(decode=True).decode("utf-8")
-    assert len([p for p in pngs if p["Content-ID"].startswith("<spark")]) == 3
+    assert len([p for p in pngs if p["Content-ID"].startswith("<spark")]) == 2
     for png in pngs:
         assert png.get_content_type() == "image/png"
         assert png["Content-Disposition"].startswith("inline")
@@ -240,6 +264,8 @@ def test_digest_message_can_attach_the_pack(digest):
 def test_email_links_only_web_addresses(digest):
     _, html, _ = email_parts(digest, pack_url="javascript:alert(1)")
     assert "javascript:" not in html and "is attached" in html
+    _, html, _ = email_parts(digest, attached=False)
+    assert "is attached" not in html
     _, html, _ = email_parts(digest, pack_url="https://intranet.example/p?a=1&b=2")
     assert 'href="https://intranet.example/p?a=1&amp;b=2"' in html
 
@@ -290,17 +316,21 @@ def test_mdc_icons_carry_their_letter_and_label_never_colour_alone(digest):
     for svg in icons:
         letter = re.search(r">([HLPF?])</text>|<path", svg)
         assert letter, svg
-    front = html[: html.index('id="exceptions"')]
+    front = html[: html.index('id="areas"')]
     assert "Variation and assurance" in front and "Will consistently pass" in front
 
 
-def test_pack_shows_exceptions_first_overall_and_within_each_area(digest):
+def test_pack_front_ranks_performance_exceptions_then_one_line_for_missing_figures(digest):
     html = render_pack(digest)
-    assert html.index('id="exceptions"') < html.index('id="areas"')
-    table = html[html.index('id="exceptions"') : html.index('id="areas"')]
-    order = [table.index(f"<strong>{m.id}</strong>") for m in digest.exceptions]
-    assert order == sorted(order)
-    area = html[html.index("<h2>Operational delivery</h2>") :]
+    assert html.index('id="exceptions"') < html.index('id="gaps"') < html.index('id="areas"')
+    table = html[html.index('id="exceptions"') : html.index('id="gaps"')]
+    performance = [m for m in digest.exceptions if m.status != "missing"]
+    order = [table.index(f"<strong>{m.id}</strong>") for m in performance]
+    assert order == sorted(order) and len(order) == 2
+    assert "OD-04" not in table
+    gaps = html[html.index('id="gaps"') : html.index('id="areas"')]
+    assert "1 figure not yet in, from 1 owner:</strong> Priya Patel (OD-04)." in gaps
+    area = html[html.index(">Operational delivery</h2>") :]
     articles = re.findall(r'<article class="measure( exception)?" id="[^"]*">\s*<h3><span '
                           r'class="id">([^<]+)', area)[:4]  # fmt: skip
     assert [a[1] for a in articles] == ["OD-01", "OD-04", "OD-02", "OD-03"]
@@ -323,7 +353,7 @@ def test_pack_shows_gaps_as_placeholders_never_zero(digest):
     od03 = html[html.index('<span class="id">OD-03</span>') :]
     od03 = od03[: od03.index("</article>")]
     assert "— no figure: system outage &amp; data migration &lt;until 14 Nov&gt;" in od03
-    recent = od03[od03.index("Last 13 figures") : od03.index("Year on year")]
+    recent = od03[od03.index("Last 13 figures") :]
     assert recent.count("— no figure") == 1 and ">0%<" not in recent
     pf02 = html[html.index('<span class="id">PF-02</span>') :]
     assert "— no figure" in pf02[: pf02.index("</article>")]  # a gap in its history
@@ -360,7 +390,7 @@ def test_projected_breach_is_flagged_as_a_projection_in_every_output(digest):
     assert "projected beyond the red tolerance in 2027-01" in text
     assert "A straight-line projection of recent figures, not a forecast." in html
     pack = render_pack(digest)
-    breaches = pack[pack.index('id="breaches"') : pack.index('id="gaps"')]
+    breaches = pack[pack.index('id="breaches"') : pack.index('id="areas"')]
     assert "OD-02" in breaches and "They are not forecasts" in breaches
 
 
@@ -381,7 +411,7 @@ def test_a_reason_for_no_figure_is_shown_escaped_everywhere(digest):
 
 
 def test_csv_reads_back_with_the_right_numbers_and_blanks_for_gaps(digest, tmp_path):
-    csv_path, _ = write_tables(digest, tmp_path)
+    csv_path, *_ = write_tables(digest, tmp_path)
     frame = pd.read_csv(csv_path)
     assert frame.columns[0] == "cycle"  # the byte-order mark is not part of the name
     assert all(re.fullmatch(r"[a-z0-9_]+", c) for c in frame.columns)
@@ -406,21 +436,24 @@ def test_csv_reads_back_with_the_right_numbers_and_blanks_for_gaps(digest, tmp_p
 def test_csv_and_xlsx_do_not_run_commentary_as_a_formula(digest, tmp_path):
     hostile = '=HYPERLINK("https://evil.example","click")'
     measures = [replace(m, commentary=hostile) if m.id == "OD-01" else m for m in digest.measures]
-    csv_path, xlsx_path = write_tables(digest_of(measures), tmp_path)
+    csv_path, xlsx_path, *_ = write_tables(digest_of(measures), tmp_path)
     rows = pd.read_csv(csv_path).set_index("measure_id")
     assert rows.loc["OD-01", "commentary"] == "'" + hostile
     sheet = openpyxl.load_workbook(xlsx_path)["measures"]
     column = [c.value for c in sheet[1]].index("commentary")
-    cell = next(row[column] for row in sheet.iter_rows(min_row=2) if row[3].value == "OD-01")
+    ids = [c.value for c in sheet[1]].index("measure_id")
+    cell = next(row[column] for row in sheet.iter_rows(min_row=2) if row[ids].value == "OD-01")
     assert cell.value == hostile and cell.data_type == "s"
 
 
 def test_xlsx_has_numbers_as_numbers_empty_gaps_and_a_named_table(digest, tmp_path):
-    _, xlsx_path = write_tables(digest, tmp_path)
+    _, xlsx_path, *_ = write_tables(digest, tmp_path)
     book = openpyxl.load_workbook(xlsx_path)
     sheet = book["measures"]
     header = [c.value for c in sheet[1]]
-    rows = {row[3].value: dict(zip(header, row, strict=True)) for row in sheet.iter_rows(min_row=2)}
+    ids = header.index("measure_id")
+    rows = {row[ids].value: dict(zip(header, row, strict=True))
+            for row in sheet.iter_rows(min_row=2)}  # fmt: skip
     assert rows["OD-01"]["value"].value == 58 and rows["OD-01"]["value"].data_type == "n"
     assert rows["OD-04"]["value"].value is None and rows["OD-03"]["value"].value is None
     assert rows["OD-02"]["revised"].value is True
@@ -429,8 +462,38 @@ def test_xlsx_has_numbers_as_numbers_empty_gaps_and_a_named_table(digest, tmp_pa
     assert frame["measures"].sum() == len(digest.measures)
 
 
+def test_data_files_have_a_dictionary_csvw_metadata_and_a_long_series(digest, tmp_path):
+    measures_csv, xlsx_path, series_csv, measures_meta, series_meta = write_tables(digest, tmp_path)
+    for csv_path, meta in ((measures_csv, measures_meta), (series_csv, series_meta)):
+        header = pd.read_csv(csv_path, nrows=0).columns.tolist()
+        schema = json.loads(meta.read_text(encoding="utf-8"))
+        assert schema["url"] == csv_path.name and schema["@context"] == "http://www.w3.org/ns/csvw"
+        columns = schema["tableSchema"]["columns"]
+        assert [c["name"] for c in columns] == header
+        assert all(c["dc:description"] and c["titles"] for c in columns)
+    book = openpyxl.load_workbook(xlsx_path)
+    dictionary = pd.read_excel(xlsx_path, sheet_name="dictionary")
+    assert set(dictionary[dictionary.sheet == "measures"]["column"]) == set(
+        pd.read_csv(measures_csv, nrows=0).columns)
+    rows = pd.read_csv(measures_csv).set_index("measure_id")
+    assert rows.loc["OD-01", "red_tolerance"] == 10.0
+    assert rows.loc["OD-01", "red_tolerance_kind"] in ("absolute", "percent")
+    assert rows["pct_change_1y"].dropna().map(lambda v: round(v, 1) == v).all()
+    sheet = book["measures"]
+    header = [c.value for c in sheet[1]]
+    first = dict(zip(header, sheet[2], strict=True))
+    assert first["period_start"].is_date and first["period_start"].number_format == "yyyy-mm-dd"
+    percent = next(dict(zip(header, row, strict=True)) for row in sheet.iter_rows(min_row=2)
+                   if row[header.index("unit")].value == "%")  # fmt: skip
+    assert percent["value"].number_format == '0.0"%"'
+    series = pd.read_csv(series_csv)
+    assert len(series) == sum(len(m.series) for m in digest.measures)
+    od03 = series[series.measure_id == "OD-03"].iloc[-1]
+    assert pd.isna(od03["value"]) and od03["status"] == "no_figure"  # a gap stays blank
+
+
 def test_tables_for_2000_measures(big, tmp_path):
-    csv_path, _ = write_tables(big, tmp_path)
+    csv_path, *_ = write_tables(big, tmp_path)
     frame = pd.read_csv(csv_path)
     assert len(frame) == 2000 and frame["is_exception"].head(300).all()
     assert frame["value"].isna().sum() == 75  # the missing figures, blank

@@ -8,7 +8,11 @@ in ``templates/digest/labels.txt`` so that all text a person reads stays in temp
 - ``bot.render.email.email_parts(digest) -> (text, html, {content_id: png})`` and
   ``bot.render.email.digest_message(digest, mail_from, to, now, domain) -> Message``
 - ``bot.render.pack.render_pack(digest) -> str`` and ``write_pack(digest, directory) -> Path``
-- ``bot.render.tables.write_tables(digest, directory) -> [csv_path, xlsx_path]``
+- ``bot.render.tables.write_tables(digest, directory) -> [csv_path, xlsx_path, ...]``
+
+All three readable forms open with the same first screen, ``front(digest)``: the performance
+exceptions, most serious first; the figures not yet in, on one line with their owners; then
+improvements and projected breaches.
 
 >>> show_change(-2.5, "%"), show_change(3, "days"), show_change(0.0, "count")
 ('-2.5 pp', '+3 days', 'no change')
@@ -17,6 +21,7 @@ in ``templates/digest/labels.txt`` so that all text a person reads stays in temp
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -24,7 +29,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from bot.digest_model import MeasureView
+from bot.digest_model import Digest, MeasureView
 from bot.render.icons import icon, icon_svg
 from bot.settings import PROJECT_ROOT
 from bot.templating import make_environment
@@ -43,6 +48,7 @@ def environment(templates_dir: Path = TEMPLATES) -> jinja2.Environment:
     env = make_environment(templates_dir)
     env.filters.update(
         value=show_value,
+        approx=show_approx,
         change=show_change,
         pct=show_pct,
         verdict=verdict,
@@ -79,6 +85,18 @@ def show_value(value: float | None, unit: str) -> str:
     if value is None or not math.isfinite(value):
         return ""
     return format_value(value, unit)
+
+
+def show_approx(value: float | None, unit: str) -> str:
+    """A derived figure (mean, projection) without false precision: whole numbers from 100 up,
+    one decimal below.
+
+    >>> show_approx(473.3129, "count"), show_approx(83.94, "%"), show_approx(37123.47, "£")
+    ('473', '83.9%', '£37,123')
+    """
+    if value is None or not math.isfinite(value):
+        return ""
+    return show_value(round(value, 0 if abs(value) >= 100 else 1), unit)
 
 
 def show_change(change: float | None, unit: str) -> str:
@@ -205,3 +223,58 @@ def show_when(moment: datetime | str | None) -> str:
 def owner_of(measure: MeasureView) -> str:
     """The owner's name, or their address when the register has no name."""
     return measure.owner_name or measure.owner_email
+
+
+@dataclass(frozen=True)
+class Front:
+    """What a leader must act on, in the order every renderer shows it."""
+
+    performance: list[MeasureView]  # exceptions other than a missing figure, worst first
+    missing: list[MeasureView]  # exceptions that are only a figure not in by the due date
+    waiting: list[tuple[str, list[str]]]  # (owner's name, ids) of every figure not yet in
+    improvements: list[MeasureView]
+    breaches: list[MeasureView]
+
+    @property
+    def not_in(self) -> int:
+        return sum(len(ids) for _, ids in self.waiting)
+
+
+def chart_text(measure: MeasureView) -> str:
+    """What a measure's chart shows, in one paragraph: its text alternative (alt text, SVG
+    title, caption). Worded in ``templates/digest/chart_text.txt``."""
+    series = measure.series
+    mean = last = None
+    if len(series):
+        # Plain lists: this runs once per measure, thousands of times for a big pack.
+        means = [v for v in series["mean"].tolist() if _finite(v)] if "mean" in series else []
+        mean = means[-1] if means else None
+        figures = [(p, v) for p, v in zip(series["period"].tolist(), series["value"].tolist(),
+                                          strict=True) if _finite(v)]  # fmt: skip
+        if figures:
+            last = (str(figures[-1][0]), show_value(float(figures[-1][1]), measure.unit))
+    macro = environment().get_template("digest/chart_text.txt").module.chart_text  # type: ignore[attr-defined]
+    return " ".join(str(macro(measure, mean, last)).split())
+
+
+def front(digest: Digest) -> Front:
+    """The digest's first screen: a missing figure is one name on one line, not a row each.
+
+    >>> from tests.digest_fixtures import small_digest
+    >>> f = front(small_digest())
+    >>> all("missing" not in m.exception_reasons for m in f.performance)
+    True
+    """
+    exceptions = digest.exceptions
+    names = {m.owner_email: owner_of(m) for m in digest.measures}
+    return Front(
+        performance=[m for m in exceptions if "missing" not in m.exception_reasons],
+        missing=[m for m in exceptions if "missing" in m.exception_reasons],
+        waiting=[(names.get(email, email), ids) for email, ids in digest.outstanding.items()],
+        improvements=digest.improvements,
+        breaches=digest.projected_breaches,
+    )
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)

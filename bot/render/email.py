@@ -37,10 +37,13 @@ from typing import Any
 from bot.charts import sparkline_png
 from bot.digest_model import EXCEPTION_REASONS, Digest
 from bot.mail.compose import mark_automatic
-from bot.render import environment
+from bot.render import chart_text, environment, front
 from bot.render.icons import icon, icon_png
 
-TOP_EXCEPTIONS = 20  # exceptions in the email, each with a sparkline; the rest are in the pack
+TOP_EXCEPTIONS = 20  # performance exceptions in the email, each with a sparkline; the rest: pack
+# The plain text keeps what a leader must act on within its first 40 lines: at 4 lines an
+# exception, 8 of them, then the line of figures not yet in.
+TOP_TEXT = 8
 TOP_LIST = 10  # improvements, breaches and gaps listed before "and N more"
 CONTENT_ID_DOMAIN = "pmbot.local"
 
@@ -51,27 +54,32 @@ def email_parts(
     pack_url: str | None = None,
     top: int = TOP_EXCEPTIONS,
     domain: str = CONTENT_ID_DOMAIN,
+    attached: bool = True,
 ) -> tuple[str, str, dict[str, bytes]]:
     """``(plain text, html, {content_id: png})``; each content id is used as ``cid:`` in the html.
+
+    The performance exceptions come first, each with a sparkline; figures not yet in are one
+    line. ``attached`` says whether the pack goes with the message (the text says so only then).
 
     Content ids are ``spark<n>.<cycle>@<domain>``, without angle brackets: add them in the
     ``Content-ID`` header (``digest_message`` does).
     """
     env = environment()
     exceptions = digest.exceptions
+    first = front(digest)
     images: dict[str, bytes] = {}
     shown = []
-    for number, measure in enumerate(exceptions[:top], start=1):
+    for number, measure in enumerate(first.performance[:top], start=1):
         cid = None
         if len(measure.series):
             cid = f"spark{number}.{_atom(digest.cycle)}@{domain}"
             images[cid] = sparkline_png(measure.series, measure.target)
         yoy = next((y for y in measure.year_on_year if y.years_ago == 1 and y.change is not None),
                    None)  # fmt: skip
-        shown.append((measure, cid, yoy))
+        shown.append((measure, cid, yoy, chart_text(measure)))
     # The MDC icons as PNGs, one image per icon used (clients show no SVG), keyed by code.
     icons: dict[str, str] = {}
-    for measure, _, _ in shown:
+    for measure, _, _, _ in shown:
         for kind, code in (("variation", measure.variation), ("assurance", measure.assurance)):
             drawn = icon(kind, code)
             if drawn is not None and code not in icons:
@@ -79,17 +87,23 @@ def email_parts(
                 images[icons[code]] = icon_png(drawn)
     context = {
         "d": digest,
+        "front": first,
         "exceptions": len(exceptions),
         "reasons": _reasons(exceptions),
         "shown": shown,
         "icons": icons,
-        "more": len(exceptions) - len(shown),
+        "more": len(first.performance) - len(shown),
         "pack_url": _safe_url(pack_url),
-        **_listing("improvements", digest.improvements),
-        **_listing("breaches", digest.projected_breaches),
-        **_listing("gaps", digest.gaps),
+        "attached": attached,
+        **_listing("improvements", first.improvements),
+        **_listing("breaches", first.breaches),
+        **_listing("waiting", first.waiting),
+        **_listing("unavailable", [m for m in digest.gaps if m.status == "not_available"]),
     }
-    text = env.get_template("digest/email.txt").render(context)
+    text_shown = shown[:TOP_TEXT]
+    text = env.get_template("digest/email.txt").render(
+        context, shown=text_shown, more=len(first.performance) - len(text_shown)
+    )
     html = env.get_template("digest/email.html").render(context)
     return text, html, images
 
@@ -110,7 +124,8 @@ def digest_message(
     ``pack`` (the HTML of ``render_pack``) is attached when given.
     """
     env = environment()
-    text, html, images = email_parts(digest, pack_url=pack_url, domain=domain)
+    text, html, images = email_parts(digest, pack_url=pack_url, domain=domain,
+                                     attached=pack is not None)  # fmt: skip
     related = MIMEMultipart("related")
     related.attach(MIMEText(html, "html", "utf-8"))
     for cid, png in images.items():

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from bot.charts import ChartData, point_colour, spc_svg
+from bot.charts import ChartData, spc_svg
 from bot.digest_model import Digest, MeasureView
-from bot.render import environment, labels, show_value
+from bot.render import chart_text, environment, front, labels, show_value
 from bot.render.icons import MATRIX_COLUMNS, MATRIX_ROWS, matrix
 
 RECENT = 13  # figures listed under each chart: a year and the same month a year before
@@ -33,12 +33,11 @@ RECENT = 13  # figures listed under each chart: a year and the same month a year
 
 @dataclass(frozen=True)
 class Recent:
-    """One of the last figures listed under a chart."""
+    """One of the last figures listed beside a chart, newest first."""
 
     period: str
     shown: str  # the figure, or "" for a gap (the template shows the placeholder)
     cause: str | None  # special cause of the point, for its marker
-    colour: str
     why: str = ""  # the rule that flagged it, in words ("7 or more points in a row ...")
 
 
@@ -49,12 +48,14 @@ class Card:
     m: MeasureView
     anchor: str
     chart: Markup
-    recent: list[Recent]
+    recent: list[Recent]  # newest first: the current month is what a reader looks for
     previous_period: str
+    text: str  # what the chart shows, in words: its text alternative
 
 
 def render_pack(digest: Digest) -> str:
     """The pack as one HTML document (a string); see ``write_pack`` to save it."""
+    env = environment()
     cards = {m.id: _card(m, number) for number, m in enumerate(digest.measures)}
     exceptions = digest.exceptions
     rank = {m.id: i for i, m in enumerate(exceptions)}
@@ -64,23 +65,21 @@ def render_pack(digest: Digest) -> str:
         # Exceptions first, most serious first; then the rest in register order.
         measures.sort(key=lambda c: (rank.get(c.m.id, len(rank)), c.m.id))
         areas.append((summary, _anchor("area", len(areas), summary.area), measures))
-    return (
-        environment()
-        .get_template("digest/pack.html")
-        .render(
-            d=digest,
-            exceptions=[cards[m.id] for m in exceptions],
-            areas=areas,
-            improvements=[cards[m.id] for m in digest.improvements],
-            breaches=[cards[m.id] for m in digest.projected_breaches],
-            gaps=[cards[m.id] for m in digest.gaps],
-            owners=_owners(digest),
-            reasons=_reason_counts(exceptions),
-            matrix=matrix(digest.measures),
-            trial={m.id for m in digest.measures if m.trial_limits},
-            matrix_rows=MATRIX_ROWS,
-            matrix_columns=MATRIX_COLUMNS,
-        )
+    first = front(digest)
+    return env.get_template("digest/pack.html").render(
+        d=digest,
+        front=first,
+        exceptions=len(exceptions),
+        performance=[cards[m.id] for m in first.performance],
+        areas=areas,
+        improvements=[cards[m.id] for m in first.improvements],
+        breaches=[cards[m.id] for m in first.breaches],
+        unavailable=[cards[m.id] for m in digest.gaps if m.status == "not_available"],
+        reasons=_reason_counts(exceptions),
+        matrix=matrix(digest.measures),
+        trial={m.id for m in digest.measures if m.trial_limits},
+        matrix_rows=MATRIX_ROWS,
+        matrix_columns=MATRIX_COLUMNS,
     )
 
 
@@ -94,10 +93,10 @@ def write_pack(digest: Digest, directory: Path) -> Path:
 
 def _card(m: MeasureView, number: int) -> Card:
     data = ChartData.from_series(m.series) if len(m.series) else None
-    chart = spc_svg(data, m.target, label=f"SPC chart of {m.id} {m.name}",
-                    projection=m.projection) if data else ""  # fmt: skip
     recent = []
     previous_period = ""
+    text = ""
+    chart = ""
     if data:
         tail = data.tail(RECENT)
         words = labels()["RULE"]
@@ -105,32 +104,25 @@ def _card(m: MeasureView, number: int) -> Card:
         signals = m.signals[first:] if len(m.signals) == len(m.series) else ()
         why = [words.get(signal or "", "") for signal in signals] or [""] * len(tail.periods)
         recent = [
-            Recent(period, show_value(value, m.unit), cause, point_colour(cause), text)
+            Recent(period, show_value(value, m.unit), cause, text)
             for period, value, cause, text in zip(
                 tail.periods, tail.values, tail.causes, why, strict=True
             )
-        ]
+        ][::-1]
+        text = chart_text(m)
+        chart = spc_svg(data, m.target, label=text, projection=m.projection, unit=m.unit)
         # The period before this cycle's, for "change on <period>".
         periods = data.periods
         if m.period in periods:
             at = periods.index(m.period)
             previous_period = periods[at - 1] if at > 0 else ""
     # The chart escapes its own text (bot.charts), so it may go into the page as markup.
-    return Card(m, _anchor("m", number, m.id), Markup(chart), recent, previous_period)
+    return Card(m, _anchor("m", number, m.id), Markup(chart), recent, previous_period, text)
 
 
 def _anchor(prefix: str, number: int, text: str) -> str:
     """A fragment id that is unique and safe whatever the measure id: ``m3-OD-01``."""
     return f"{prefix}{number}-" + re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-")[:40]
-
-
-def _owners(digest: Digest) -> list[tuple[str, list[str]]]:
-    """Owners still to send, with their names where the register has them."""
-    names = {m.owner_email: m.owner_name for m in digest.measures if m.owner_name}
-    return [
-        (f"{names[email]} ({email})" if email in names else email, ids)
-        for email, ids in sorted(digest.outstanding.items())
-    ]
 
 
 def _reason_counts(exceptions: list[MeasureView]) -> list[tuple[str, int]]:

@@ -1,8 +1,9 @@
 """The digest as one Slack Block Kit message that fits one screen.
 
-Completeness, exception counts, RAG and SPC counts per outcome area, the most serious
-exceptions (value, target, change, the owner's commentary), improvements, projected breaches,
-and a button to the full pack (or a line saying it is attached). The wording is in
+Completeness and exception counts; the most serious performance exceptions (value, target,
+change, the owner's commentary); one line for the figures not yet in, naming their owners;
+improvements and projected breaches; then RAG and SPC counts per outcome area, and a button to
+the full pack (or a line saying it is attached). The wording is in
 ``templates/digest/slack.txt``; this module arranges it into blocks within Slack's limits.
 
 Everything a user typed (commentary, reasons, names) goes through ``escape_mrkdwn``: the
@@ -23,7 +24,7 @@ import jinja2
 from markupsafe import Markup
 
 from bot.digest_model import EXCEPTION_REASONS, Digest, MeasureView
-from bot.render import environment, owner_of
+from bot.render import environment, front, owner_of
 
 # Slack's limits (reference/slack.md §4) and what keeps the message to one screen.
 MAX_BLOCKS = 50
@@ -33,6 +34,7 @@ MAX_BUTTON_URL = 3000
 TOP_AREAS = 10
 TOP_EXCEPTIONS = 8
 TOP_LIST = 5
+TOP_OWNERS = 20  # named on the line of figures not yet in
 # An owner's commentary quoted in the message: characters typed, then once escaped. Together
 # with the caps above this keeps the whole message under ~12,000 characters, below the totals
 # at which Slack answers msg_blocks_too_long.
@@ -88,27 +90,30 @@ def slack_blocks(
     exceptions = digest.exceptions
     reasons = Counter(m.exception_reasons[0] for m in exceptions)
     ranked = [(r, reasons[r]) for r in EXCEPTION_REASONS if reasons[r]]
+    first = front(digest)
 
+    # The first screen: what a leader must act on, worst first; then the areas.
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _plain(t.header(digest), MAX_HEADER_TEXT)},
         _section(t.summary(digest, len(exceptions), ranked, len(digest.outstanding))),
-        {"type": "divider"},
-        _area_section(digest, t),
-        _context(t.legend()),
-        {"type": "divider"},
     ]
-    if exceptions:
-        shown = exceptions[:top]
-        blocks.append(_section(t.exceptions_heading(len(exceptions), len(shown))))
+    if first.performance:
+        shown = first.performance[:top]
+        blocks.append(_section(t.exceptions_heading(len(first.performance), len(shown))))
         blocks += [_section(_exception_text(m, t)) for m in shown]
-        if len(exceptions) > len(shown):
-            blocks.append(_context(t.more_exceptions(len(exceptions) - len(shown))))
+        if len(first.performance) > len(shown):
+            blocks.append(_context(t.more_exceptions(len(first.performance) - len(shown))))
     else:
         blocks.append(_section(t.no_exceptions()))
-    if digest.improvements:
-        blocks.append(_section(_listing(t.improvements, digest.improvements)))
-    if digest.projected_breaches:
-        blocks.append(_section(_listing(t.breaches, digest.projected_breaches)))
+    if first.waiting:
+        waiting = first.waiting[:TOP_OWNERS]
+        blocks.append(_section(t.not_in(first.not_in, len(first.waiting), waiting,
+                                        len(first.waiting) - len(waiting))))  # fmt: skip
+    if first.improvements:
+        blocks.append(_section(_listing(t.improvements, first.improvements)))
+    if first.breaches:
+        blocks.append(_section(_listing(t.breaches, first.breaches)))
+    blocks += [{"type": "divider"}, _area_section(digest, t), _context(t.legend())]
     blocks.append({"type": "divider"})
     blocks.append(_pack_block(pack_url, t))
     return {"text": _clip(t.fallback(digest, len(exceptions)), MAX_FALLBACK), "blocks": blocks}

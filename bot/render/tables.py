@@ -1,9 +1,18 @@
 """The period's figures as CSV and XLSX, for Excel and Power BI users.
 
-One row per measure, exceptions first (most serious first), then the rest by area and id.
-Column names are snake_case; numbers are numbers; a gap is an empty cell, never 0. The XLSX
-holds the same rows on sheet ``measures`` as an Excel table named ``pmbot_measures`` (Power BI
-finds it by name), and a sheet ``areas`` (table ``pmbot_areas``) with the counts per outcome area.
+``measures``: one row per measure, exceptions first (most serious first), then the rest by area
+and id. ``series``: the long time series Power BI wants, one row per measure and period (the
+chart's 24 periods), with the figure, its status, the mean and process limits. Column names
+are snake_case; numbers are numbers, rounded to the measure's own precision (tolerances as a
+number plus a kind); periods have a start date; a gap is an empty cell, never 0.
+
+Files: ``performance-<cycle>-measures.csv`` and ``-series.csv`` (RFC 4180, UTF-8 with a
+byte-order mark for Excel, CRLF), each with CSVW metadata beside it (``<name>.csv-metadata.json``,
+W3C "CSV on the Web", as the UK government's tabular data standard asks), and one
+``performance-<cycle>-measures.xlsx`` with the sheets ``measures``, ``areas`` (Excel tables
+``pmbot_measures``, ``pmbot_areas``, which Power BI finds by name) and ``dictionary``, what
+every column of both files holds. The words of the dictionary are in
+``templates/digest/columns.txt``. Dates are Excel dates; % figures carry a % number format.
 
 Text that a spreadsheet would run as a formula (starting ``=``, ``+``, ``-``, ``@``) is made
 inert: stored as text in the XLSX, and prefixed with ``'`` in the CSV (OWASP's advice against
@@ -11,24 +20,33 @@ CSV injection), so an owner's commentary cannot run in a leader's Excel.
 
 >>> import tempfile
 >>> from tests.digest_fixtures import small_digest
->>> [p.name for p in write_tables(small_digest(), Path(tempfile.mkdtemp()))]
-['performance-2026-10-measures.csv', 'performance-2026-10-measures.xlsx']
+>>> [p.name for p in write_tables(small_digest(), Path(tempfile.mkdtemp()))][::2]
+['performance-2026-10-measures.csv', 'performance-2026-10-series.csv', \
+'performance-2026-10-series.csv-metadata.json']
 """
 
 from __future__ import annotations
 
+import json
 import math
+import warnings
+from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from bot.digest_model import Digest, MeasureView
+from bot.periods import parse_period
+from bot.render import environment
+from bot.tolerance import parse_tolerance, rag
 
 # Column order of both files; the CLI's `status --json` uses the same names where they overlap.
 COLUMNS = (
-    "cycle", "period", "area", "measure_id", "name", "unit", "better", "frequency",
-    "value", "display_value", "target", "amber_tolerance", "red_tolerance", "status",
+    "cycle", "period", "period_start", "area", "measure_id", "name", "unit", "better", "frequency",
+    "value", "display_value", "target", "amber_tolerance", "amber_tolerance_kind",
+    "red_tolerance", "red_tolerance_kind", "status",
     "is_exception", "exception_reasons", "verdict", "previous_value", "change",
     "value_1y_ago", "change_1y", "pct_change_1y", "value_2y_ago", "change_2y", "pct_change_2y",
     "value_3y_ago", "change_3y", "pct_change_3y",
@@ -40,10 +58,16 @@ COLUMNS = (
 )  # fmt: skip
 NUMBERS = {
     "value", "target", "previous_value", "change", "mean", "lower_limit", "upper_limit",
+    "amber_tolerance", "red_tolerance",
     *(f"{name}_{n}y{suffix}" for n in (1, 2, 3)
       for name, suffix in (("value", "_ago"), ("change", ""), ("pct_change", ""))),
 }  # fmt: skip
+SERIES_COLUMNS = (
+    "measure_id", "name", "area", "unit", "period", "period_start", "value", "target", "status",
+    "mean", "lower_limit", "upper_limit", "special_cause",
+)  # fmt: skip
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+MAX_DECIMALS = 3
 
 
 def measure_rows(digest: Digest) -> pd.DataFrame:
@@ -67,25 +91,108 @@ def measure_rows(digest: Digest) -> pd.DataFrame:
     return frame
 
 
+def series_rows(digest: Digest) -> pd.DataFrame:
+    """Every measure x every charted period, oldest first: the long table for Power BI.
+
+    >>> from tests.digest_fixtures import small_digest
+    >>> frame = series_rows(small_digest())
+    >>> frame[frame.measure_id == "OD-01"][["period", "value", "status"]].tail(1).values.tolist()
+    [['2026-10', 58.0, 'red']]
+    """
+    rows = []
+    for m in digest.measures:
+        if not len(m.series):
+            continue
+        places = _places(m)
+        amber, red = parse_tolerance(m.amber_tolerance), parse_tolerance(m.red_tolerance)
+        names = ("period", "value", "mean", "lpl", "upl", "special_cause")
+        blank = [None] * len(m.series)
+        columns = {n: m.series[n].tolist() if n in m.series else blank for n in names}
+        for period, value, mean, low, high, cause in zip(*columns.values(), strict=True):
+            figure = _round(value, places)
+            status = "no_figure"
+            if figure is not None and _finite(m.target):
+                status = rag(figure, m.better, m.target, amber, red)
+            elif figure is not None:
+                status = ""
+            rows.append({
+                "measure_id": m.id, "name": m.name, "area": m.area, "unit": m.unit,
+                "period": str(period), "period_start": _start(str(period)), "value": figure,
+                "target": m.target, "status": status, "mean": _round(mean, places + 1),
+                "lower_limit": _round(low, places + 1), "upper_limit": _round(high, places + 1),
+                "special_cause": cause if isinstance(cause, str) else "",
+            })  # fmt: skip
+    frame = pd.DataFrame(rows, columns=list(SERIES_COLUMNS))
+    for name in ("value", "target", "mean", "lower_limit", "upper_limit"):
+        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+    return frame
+
+
 def write_tables(digest: Digest, directory: Path) -> list[Path]:
-    """Write ``performance-<cycle>-measures.csv`` and ``.xlsx`` into ``directory``."""
+    """Write the CSV files, their CSVW metadata and the XLSX into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
-    frame = measure_rows(digest)
-    stem = directory / f"performance-{digest.cycle}-measures"
-    csv_path, xlsx_path = stem.with_suffix(".csv"), stem.with_suffix(".xlsx")
+    measures, series = measure_rows(digest), series_rows(digest)
+    words = environment().get_template("digest/columns.txt").module
+    stem = directory / f"performance-{digest.cycle}"
+    measures_csv = Path(f"{stem}-measures.csv")
+    series_csv = Path(f"{stem}-series.csv")
+    xlsx = Path(f"{stem}-measures.xlsx")
+    metadata = []
+    for frame, path, name in ((measures, measures_csv, "MEASURES"), (series, series_csv, "SERIES")):
+        _write_csv(frame, path)
+        columns = getattr(words, name)
+        title = words.TITLES[name.lower()].format(cycle=digest.cycle)  # type: ignore[attr-defined]
+        meta = Path(f"{path}-metadata.json")
+        meta.write_text(json.dumps(_csvw(path.name, title, frame, columns), indent=2,
+                                   ensure_ascii=False), encoding="utf-8")  # fmt: skip
+        metadata.append(meta)
+    files = (("measures", measures, "MEASURES"), ("series", series, "SERIES"))
+    dictionary = pd.DataFrame(
+        [(sheet, column, *getattr(words, name)[column])
+         for sheet, frame, name in files for column in frame.columns],
+        columns=["sheet", "column", "title", "type", "description"],
+    )  # fmt: skip
+    # The series stays out of the workbook: at 8,000 measures it is 192,000 rows, which Excel
+    # users do not need and which would take openpyxl a minute; Power BI reads the CSV.
+    _write_xlsx({"measures": measures, "areas": _area_rows(digest), "dictionary": dictionary},
+                xlsx)  # fmt: skip
+    return [measures_csv, xlsx, series_csv, *metadata]
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     text = frame.select_dtypes(exclude=["number", "bool"]).columns
     safe = frame.copy()
     safe[text] = safe[text].map(_inert)
     # utf-8-sig: Excel reads the £ and accents right only with the byte-order mark.
-    safe.to_csv(csv_path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
-    _write_xlsx(frame, _area_rows(digest), xlsx_path)
-    return [csv_path, xlsx_path]
+    safe.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n",
+                date_format="%Y-%m-%d")  # fmt: skip
+
+
+def _csvw(url: str, title: str, frame: pd.DataFrame, words: dict) -> dict[str, Any]:
+    """CSV on the Web metadata: the table's columns with titles, datatypes and descriptions."""
+    types = {"datetime": "dateTime"}
+    return {
+        "@context": "http://www.w3.org/ns/csvw",
+        "url": url,
+        "dc:title": title,
+        "dialect": {"encoding": "utf-8", "header": True, "lineTerminators": ["\r\n"]},
+        "tableSchema": {
+            "columns": [
+                {"name": column, "titles": words[column][0],
+                 "datatype": types.get(words[column][1], words[column][1]),
+                 "dc:description": words[column][2]}
+                for column in frame.columns
+            ],  # fmt: skip
+        },
+    }
 
 
 def _row(digest: Digest, m: MeasureView) -> dict[str, Any]:
+    places = _places(m)
     row: dict[str, Any] = {
         "cycle": digest.cycle,
         "period": m.period,
+        "period_start": _start(m.period),
         "area": m.area,
         "measure_id": m.id,
         "name": m.name,
@@ -95,8 +202,8 @@ def _row(digest: Digest, m: MeasureView) -> dict[str, Any]:
         "value": m.value,
         "display_value": m.display_value,
         "target": m.target,
-        "amber_tolerance": m.amber_tolerance,
-        "red_tolerance": m.red_tolerance,
+        **_tolerance("amber_tolerance", m.amber_tolerance),
+        **_tolerance("red_tolerance", m.red_tolerance),
         "status": m.status,
         "is_exception": m.is_exception,
         "exception_reasons": ";".join(m.exception_reasons),
@@ -107,7 +214,7 @@ def _row(digest: Digest, m: MeasureView) -> dict[str, Any]:
         "lower_limit": m.lower_limit,
         "upper_limit": m.upper_limit,
         "previous_value": m.previous_value,
-        "change": m.change,
+        "change": _round(m.change, places),
         "variation": m.variation or "",
         "assurance": m.assurance or "",
         "special_cause": m.special_cause or "",
@@ -120,15 +227,63 @@ def _row(digest: Digest, m: MeasureView) -> dict[str, Any]:
         "owner_name": m.owner_name,
         "owner_email": m.owner_email,
         "submitted_by": m.submitted_by or "",
-        "submitted_at": m.submitted_at or "",
+        "submitted_at": _moment(m.submitted_at),
         "channel": m.channel or "",
     }
     for y in m.year_on_year:
         if y.years_ago in (1, 2, 3):
             row[f"value_{y.years_ago}y_ago"] = y.value
-            row[f"change_{y.years_ago}y"] = y.change
-            row[f"pct_change_{y.years_ago}y"] = y.pct_change
+            row[f"change_{y.years_ago}y"] = _round(y.change, places)
+            row[f"pct_change_{y.years_ago}y"] = _round(y.pct_change, 1)
     return row
+
+
+def _tolerance(name: str, raw: str) -> dict[str, Any]:
+    """A register tolerance (``5``, ``"10%"``) as a number and its kind."""
+    try:
+        tolerance = parse_tolerance(raw)
+    except ValueError:
+        tolerance = None
+    if tolerance is None:
+        return {name: None, f"{name}_kind": ""}
+    return {name: tolerance.amount, f"{name}_kind": "percent" if tolerance.percent else "absolute"}
+
+
+def _places(m: MeasureView) -> int:
+    """The measure's precision: the most decimal places its figures are given with (up to 3)."""
+    values = m.series["value"].tolist() if len(m.series) and "value" in m.series else []
+    places = 0
+    for value in [*values, m.value]:
+        if _finite(value):
+            text = f"{float(value):.{MAX_DECIMALS}f}".rstrip("0")
+            places = max(places, len(text.split(".")[1]))
+    return places
+
+
+def _round(value: Any, places: int) -> float | None:
+    return round(float(value), min(places, MAX_DECIMALS + 1)) if _finite(value) else None
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@lru_cache(maxsize=1024)
+def _start(period: str) -> date | None:
+    try:
+        return parse_period(period).start
+    except ValueError:
+        return None
+
+
+def _moment(text: str | None) -> datetime | None:
+    """An ISO time as a datetime without its zone (Excel has none; the pack's times are UK)."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=None)
+    except ValueError:
+        return None
 
 
 def _area_rows(digest: Digest) -> pd.DataFrame:
@@ -149,42 +304,86 @@ def _inert(value: Any) -> Any:
     return value
 
 
-def _write_xlsx(measures: pd.DataFrame, areas: pd.DataFrame, path: Path) -> None:
+PERCENT = '0.0"%"'
+POINTS = '+0.0" pp";-0.0" pp";0.0" pp"'
+SIGNED_PERCENT = '+0.0"%";-0.0"%";0.0"%"'
+FIGURES = {"value", "target", "previous_value", "value_1y_ago", "value_2y_ago", "value_3y_ago",
+           "mean", "lower_limit", "upper_limit"}  # fmt: skip
+CHANGES = {"change", "change_1y", "change_2y", "change_3y"}
+WIDE_COLUMNS = {"commentary", "reason", "projection_method", "name", "description", "title"}
+
+
+def _write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
+    # Write-only mode streams rows to the file: several times faster than building every cell
+    # in memory, which matters for the series sheet (measures x 24 periods).
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.table import Table, TableStyleInfo
+    from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
-    book = Workbook()
-    book.remove(book.active)
-    for title, frame in (("measures", measures), ("areas", areas)):
+    book = Workbook(write_only=True)
+    bold = Font(bold=True)
+    for title, frame in sheets.items():
         sheet = book.create_sheet(title)
-        sheet.append(list(frame.columns))
-        for record in frame.itertuples(index=False):
-            sheet.append([_cell(v) for v in record])
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-        # Text starting with "=" would otherwise be stored as a formula and run in Excel.
-        for row in sheet.iter_rows(min_row=2):
-            for cell in row:
-                if cell.data_type == "f":
-                    cell.data_type = "s"
         sheet.freeze_panes = "A2"
         for number, name in enumerate(frame.columns, start=1):
-            width = 40 if name in ("commentary", "reason", "projection_method", "name") else 14
+            width = 40 if name in WIDE_COLUMNS else 14
             sheet.column_dimensions[get_column_letter(number)].width = width
+        formats = _formats(frame)
+        percent = (frame["unit"] == "%").tolist() if "unit" in frame else [False] * len(frame)
+
+        def cell(value: Any, number_format: str | None, sheet=sheet) -> WriteOnlyCell:
+            written = WriteOnlyCell(sheet, value=_cell(value))
+            # Text starting with "=" would otherwise be stored as a formula and run in Excel.
+            if written.data_type == "f":
+                written.data_type = "s"
+            if number_format:
+                written.number_format = number_format
+            return written
+
+        header = []
+        for name in frame.columns:
+            header.append(WriteOnlyCell(sheet, value=name))
+            header[-1].font = bold
+        sheet.append(header)
+        for row, record in enumerate(frame.itertuples(index=False)):
+            shown = formats[percent[row]]
+            sheet.append([cell(v, shown[column]) for column, v in enumerate(record)])
         if len(frame):
             ref = f"A1:{get_column_letter(len(frame.columns))}{len(frame) + 1}"
             table = Table(displayName=f"pmbot_{title}", ref=ref)
+            # Write-only sheets cannot read the header back: name the columns here.
+            table.tableColumns = [TableColumn(id=i, name=str(name))
+                                  for i, name in enumerate(frame.columns, start=1)]  # fmt: skip
             table.tableStyleInfo = TableStyleInfo(name="TableStyleLight9", showRowStripes=True)
-            sheet.add_table(table)
+            with warnings.catch_warnings():  # it warns in write-only mode whatever is done
+                warnings.simplefilter("ignore", UserWarning)
+                sheet.add_table(table)
     book.save(path)
 
 
+def _formats(frame: pd.DataFrame) -> dict[bool, list[str | None]]:
+    """Number formats by column, for rows of a % measure (True) and the rest (False): dates as
+    dates, a % figure with its % sign, a change in a % figure in percentage points."""
+    formats: dict[bool, list[str | None]] = {False: [], True: []}
+    for name in frame.columns:
+        shown = {"period_start": "yyyy-mm-dd", "submitted_at": "yyyy-mm-dd hh:mm"}.get(name)
+        if name.startswith("pct_change"):
+            shown = SIGNED_PERCENT
+        formats[False].append(shown)
+        formats[True].append(PERCENT if name in FIGURES else POINTS if name in CHANGES else shown)
+    return formats
+
+
 def _cell(value: Any) -> Any:
-    """A value openpyxl writes as it should appear: NaN and "" become an empty cell."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+    """A value openpyxl writes as it should appear: NaN, NaT and "" become an empty cell."""
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return None
+    if isinstance(value, str) and value == "":
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     return value
