@@ -177,7 +177,7 @@ def test_a_five_point_measure_has_trial_limits_and_is_never_consistently_failing
     assert view.exception_reasons == ("red",)
     pack = render_pack(digest)
     assert "Trial limits: fewer than 12 figures so far" in pack
-    assert "OD-01 (trial limits)" in pack[: pack.index('id="exceptions"')]  # the matrix
+    assert "OD-01 (trial limits)" in pack[: pack.index('id="areas"')]  # the matrix, on the front
     (row,) = loaded.service.exceptions(OCTOBER, clock())
     assert row["trial_limits"] is True and row["exception_reasons"] == ["red"]
 
@@ -220,12 +220,16 @@ def test_the_sample_pack_lists_each_measure_once_and_says_why_for_every_exceptio
 
     pack = render_pack(digest)
     front = pack[: pack.index('id="areas"')]
-    for measure_id in exceptions:
+    for measure_id, view in exceptions.items():
+        if view.status == "missing":  # on the front's one line of figures not yet in
+            assert measure_id in front[front.index('id="gaps"') :], measure_id
+            continue
         line = re.search(rf"<strong>{re.escape(measure_id)}</strong>.*?</tr>", front, re.S)
-        why = re.findall(r'<td class="small">(.*?)</td>', line[0], re.S)[0]
+        why = re.findall(r'<td class="small" data-label="Why">(.*?)</td>', line[0], re.S)[0]
         assert why.strip(), f"{measure_id} has no reason on the front page"
     assert "improving, still short of target" in front
-    assert front.count(">RES-04<") == 0 and "RES-04" in pack[pack.index('id="improvements"') :]
+    table = front[front.index('id="exceptions"') : front.index('id="improvements"')]
+    assert ">RES-04<" not in table and "RES-04" in front[front.index('id="improvements"') :]
 
 
 # --- owners hear what leaders will hear ---------------------------------------------------
