@@ -32,22 +32,6 @@ from bot.values import format_value, parse_entry
 REGISTER = PROJECT_ROOT / "data" / "measures.yaml"
 HISTORY = PROJECT_ROOT / "data" / "history.csv"
 STRANGER = "someone@elsewhere.example"
-# What owners write, by how the figure moved: chosen by measure id, so each run is the same.
-COMMENTS = {
-    "better": (
-        "better than September: the new triage team is now fully staffed",
-        "improving after the process changes made in the summer",
-        "up on last month; overtime cleared the older cases",
-        "good month: fewer system outages and a full team",
-    ),
-    "worse": (
-        "worse than September: sickness absence in two teams",
-        "seasonal pressure as expected for October; plan in place",
-        "dip after the case management system upgrade; recovering",
-        "more demand than forecast after the autumn campaign",
-    ),
-    "same": ("steady month, in line with plan", "as expected; no change in the process"),
-}
 # How far each figure moves from the owner's last one: a few per cent either way.
 MOVES = (-0.06, -0.035, -0.015, 0.0, 0.02, 0.04, 0.07)
 
@@ -221,8 +205,9 @@ def typed_line(bot: Bot, line: PromptLine) -> str:
     typed_last = last if last and last != "n/a" else line.target
     measure = bot.service.measure(line.measure_id)
     previous = parse_entry(typed_last, line.unit).value
+    words = bot.composer.templates.get_template("demo/comments.txt").module
     if measure is None or previous is None:
-        return f"{line.measure_id}: {typed_last} {COMMENTS['same'][0]}"
+        return f"{line.measure_id}: {typed_last} {words.COMMENTS['same'][0]}"
     seed = sum(map(ord, line.measure_id))
     figure = previous * (1 + MOVES[seed % len(MOVES)])
     if line.unit == "%":
@@ -233,9 +218,9 @@ def typed_line(bot: Bot, line: PromptLine) -> str:
     if figure != previous and measure.better != "neutral":
         direction = "better" if (figure > previous) == (measure.better == "up") else "worse"
     if rag_of(measure, figure, line.period) == "red":
-        comment = "behind plan: recovery actions agreed at the October review"
+        comment = words.RED
     else:
-        choices = COMMENTS[direction]
+        choices = words.COMMENTS[direction]
         comment = choices[seed % len(choices)]
     return f"{line.measure_id}: {format_value(figure, line.unit)} {comment}"
 

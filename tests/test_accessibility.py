@@ -2,9 +2,10 @@
 
 axe-core (from npm, `npm ci`) runs in Debian's headless Chromium, driven by playwright-core,
 through tests/browser/check.mjs. The pack is checked at 1400 and 320 px wide; every kind of
-email pmbot sends (prompt, reminder, escalation, confirmation, summary, digest) at 320 px, the
-digest also at 1400 px; the sample register's pack is printed to A4 PDF. One browser run serves
-every test here. Skipped, saying why, only where node, axe-core or Chromium are missing.
+email pmbot sends (prompt, reminder, escalation, confirmation, summary, alert follow-up,
+digest) at 320 px, the digest also at 1400 px; the sample register's pack is printed to A4
+PDF. One browser run serves every test here. Skipped, saying why, only where node, axe-core
+or Chromium are missing.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from digest_fixtures import small_digest
 from test_scheduler import REGISTER, reply, sent_mail
 
 from bot.app import create_app
+from bot.events import Submission
 from bot.periods import LONDON, parse_period
 from bot.render.pack import write_pack
 from bot.settings import PROJECT_ROOT
@@ -55,14 +57,21 @@ def every_kind_of_email(settings, directory: Path) -> dict[str, bytes]:
                      clock=lambda: now["at"])  # fmt: skip
     try:
         bot.service.import_register(register, now["at"])
-        replied = False
+        replied = late = False
         while now["at"] < datetime(2026, 11, 14, tzinfo=LONDON):
             now["at"] += timedelta(hours=3)
             bot.tick()
-            if not replied and any(m["X-PMBot"] == "prompt" for m in sent_mail(settings.maildir)):
+            kinds = {m["X-PMBot"] for m in sent_mail(settings.maildir)}
+            if not replied and "prompt" in kinds:
                 bot.mail.deliver_to_inbox(reply("prompt@agency.example", "OD-01: 48\nOD-09: 5"))
                 bot.poll_mail()
                 replied = True
+            if not late and "summary" in kinds:
+                # A red figure after the summary: leaders get a follow-up in its thread.
+                bot.service.submit(Submission("OD-02", "900 a backlog after the outage",
+                                              "late@agency.example", "cli", "late:1", now["at"],
+                                              period="2026-09"))  # fmt: skip
+                late = True
         kinds = {}
         for message in sent_mail(settings.maildir):
             kinds.setdefault(message["X-PMBot"], html_part(message))
@@ -143,7 +152,8 @@ def test_the_pack_reflows_at_320_px_without_scrolling_sideways(checked, name):
 def test_every_kind_of_email_was_checked(checked):
     results, _ = checked
     kinds = {name.split(":")[1] for name in results if name.startswith("email:")}
-    assert {"prompt", "reminder", "escalation", "confirmation", "summary", "digest"} <= kinds
+    assert {"prompt", "reminder", "escalation", "confirmation", "summary", "alert_follow_up",
+            "digest"} <= kinds  # fmt: skip
 
 
 def test_every_email_has_no_serious_accessibility_failures_and_fits_a_phone(checked):
