@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import sqlite3
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -21,7 +22,15 @@ import jinja2
 
 from bot.chat import ChatTransport
 from bot.events import Prompt
-from bot.mail.base import MailBackend, MailError, MailRefused, MailUnavailable, queued_message
+from bot.files import write_atomically
+from bot.mail.base import (
+    InboundMail,
+    MailBackend,
+    MailError,
+    MailRefused,
+    MailUnavailable,
+    queued_message,
+)
 from bot.mail.compose import Composer, outgoing
 from bot.periods import LONDON, Period, WorkingCalendar, parse_period
 from bot.reach import ChaseResult, Reach
@@ -34,7 +43,7 @@ from bot.service import Service
 from bot.settings import ConfigError, Settings
 from bot.store import Outgoing, Store
 from bot.timetable import Action
-from handlers.email_reply import ReplyResult, handle_reply
+from handlers.email_reply import ReplyResult, handle_reply, quarantine
 
 log = logging.getLogger("pmbot")
 # The poller and the scheduler deliver from the same outbox; one at a time, so that a message
@@ -161,14 +170,14 @@ class Bot:
         directory.mkdir(parents=True, exist_ok=True)
         pack = write_pack(digest, directory)
         slack = directory / f"digest-{digest.cycle}-slack.json"
-        slack.write_text(json.dumps(slack_blocks(digest), indent=2, ensure_ascii=False))
+        write_atomically(slack, json.dumps(slack_blocks(digest), indent=2, ensure_ascii=False))
         recipients = self.service.people_with_role("leadership") or ["leadership@example.org"]
         email = directory / f"digest-{digest.cycle}.eml"
         # The email says the pack is attached, so it is: the same HTML as the file beside it.
         html = pack.read_text(encoding="utf-8")
         message = digest_message(digest, self.settings.mail_from, recipients, now,
                                  self.settings.mail_domain, pack=html)  # fmt: skip
-        email.write_bytes(message.as_bytes())
+        write_atomically(email, message.as_bytes())
         return [pack, slack, email, *write_tables(digest, directory)]
 
     def poll_mail(self) -> PollSummary:
@@ -180,19 +189,39 @@ class Bot:
         self.deliver_mail()
         summary = PollSummary()
         for mail in self.mail.fetch():
-            result = handle_reply(
-                mail,
-                reach=self.reach,
-                composer=self.composer,
-                bot_address=self.settings.mail_from,
-                now=self.clock(),
-            )
-            self.mail.mark_done(mail)
+            result = self.handle_mail(mail)
+            if result.outcome == "quarantined":
+                getattr(self.mail, "quarantine", self.mail.mark_done)(mail)
+            else:
+                self.mail.mark_done(mail)
             log.info("mail %s from %s: %s (%s)", result.message_id, result.sender,
                      result.outcome, result.reason)  # fmt: skip
             summary.results.append(result)
         self.deliver_mail()
         return summary
+
+    def handle_mail(self, mail: InboundMail) -> ReplyResult:
+        """One message, isolated: whatever it does, it is recorded and the poll goes on.
+
+        Only the database failing stops the poll (every later message would fail the same
+        way, and nothing could be recorded).
+        """
+        now = self.clock()
+        try:
+            return handle_reply(
+                mail,
+                reach=self.reach,
+                composer=self.composer,
+                bot_address=self.settings.mail_from,
+                now=now,
+                authserv_id=self.settings.extra.get("PMBOT_MAIL_AUTHSERV_ID", ""),
+            )
+        except (sqlite3.Error, OSError, MailError):
+            raise
+        except Exception as exc:  # a bug one message triggers must not hold up everyone's
+            log.exception("mail %s could not be processed; quarantined", mail.key)
+            reason = f"crashed: {type(exc).__name__}"
+            return quarantine(mail, self.service, now, reason)
 
     def deliver_mail(self) -> int:
         """Send what the outbox holds. A refused message is set aside with its reason; when the

@@ -10,6 +10,8 @@ import argparse
 import hashlib
 import json
 import logging
+import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -21,12 +23,13 @@ from bot.events import Inbound, Submission
 from bot.mail.base import MailError
 from bot.measures import ImportRejected
 from bot.periods import LONDON, InvalidPeriod, Period, parse_period, reporting_period
-from bot.render import labels
+from bot.render import environment, labels
 from bot.settings import ConfigError, Settings
-from bot.store import SchemaTooNew
+from bot.store import SchemaTooNew, StoreError, explain
 
 USER_ERRORS = (
     ImportRejected, InvalidPeriod, ConfigError, MailError, FileNotFoundError, SchemaTooNew,
+    StoreError,
 )  # fmt: skip
 
 
@@ -58,6 +61,33 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
     except (*USER_ERRORS, UsageError) as exc:
         print(f"pmbot: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # `pmbot status | head -1`: the reader has what it wanted. Point stdout at nothing so
+        # that Python's final flush does not complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except sqlite3.Error as exc:
+        try:
+            explain(exc, str(args.db or settings_db()))
+        except StoreError as explained:
+            print(f"pmbot: {explained}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(terminal("os_error", exc.filename or "", exc.strerror or str(exc)), file=sys.stderr)
+        return 1
+
+
+def terminal(macro: str, *args) -> str:
+    """A sentence from templates/cli.txt where there is no bot (its database is the problem)."""
+    module = environment(Settings().templates_dir).get_template("cli.txt").module
+    return str(getattr(module, macro)(*args)).strip()
+
+
+def settings_db() -> Path:
+    try:
+        return Settings.from_env().db_path
+    except ConfigError:
+        return Path("data/pmbot.db")
 
 
 class JsonLines(logging.Formatter):
@@ -290,9 +320,9 @@ def cmd_mail_poll(args, bot: Bot) -> None:
     summary = bot.poll_mail()
     for result in summary.results:
         print(f"  {result.outcome:<8} {result.sender or '?'}: {result.reason}")
-    print(f"{len(summary.results)} messages: {summary.count('stored')} stored, "
-          f"{summary.count('rejected')} rejected, {summary.count('ignored')} ignored, "
-          f"{summary.count('seen')} seen before")  # fmt: skip
+    counts = ", ".join(f"{summary.count(o)} {o}" for o in ("stored", "rejected", "ignored",
+                                                            "quarantined"))  # fmt: skip
+    print(f"{len(summary.results)} messages: {counts}, {summary.count('seen')} seen before")
 
 
 @with_bot
@@ -341,6 +371,20 @@ def cmd_calendar(args, bot: Bot) -> None:
     rows += [("due", dates.due), ("escalation", dates.escalation), ("digest", dates.digest)]
     for label, day in sorted(rows, key=lambda r: r[1]):
         print(f"  {day:%a %d %b %Y}  {label}")
+
+
+def cmd_backup(args, settings: Settings, clock: Clock) -> None:
+    from bot.backup import backup_database
+
+    target = backup_database(settings.db_path, Path(args.file))
+    print(terminal("backed_up", str(settings.db_path), str(target), target.stat().st_size))
+
+
+def cmd_restore(args, settings: Settings, clock: Clock) -> None:
+    from bot.backup import restore_database
+
+    kept = restore_database(settings.db_path, Path(args.file), clock())
+    print(terminal("restored", str(settings.db_path), args.file, str(kept or "")))
 
 
 def cmd_demo(args, settings: Settings, clock: Clock) -> int:
@@ -445,7 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
     command(mail, "check", "Connect with the configured mail backend and report what works.",
             cmd_mail_check)  # fmt: skip
     sub = command(mail, "inbound", "Every message received, with what was done with it and why "
-                  "(stored, rejected, ignored).", cmd_mail_inbound)  # fmt: skip
+                  "(stored, rejected, ignored, quarantined).", cmd_mail_inbound)  # fmt: skip
     sub.add_argument("--last", type=int, default=50, help="how many (default 50)")
     sub.add_argument("--json", action="store_true", help="print JSON")
 
@@ -453,6 +497,14 @@ def build_parser() -> argparse.ArgumentParser:
             "escalations, summary, digest), once each.", cmd_tick)  # fmt: skip
     sub = command(commands, "calendar", "Print the dates of the coming cycle.", cmd_calendar)
     sub.add_argument("period", nargs="?", help="cycle, e.g. 2026-10 (default: the coming one)")
+
+    sub = command(commands, "backup", "Copy the database, consistently, while pmbot runs "
+                  "(SQLite's online backup).", cmd_backup)  # fmt: skip
+    sub.add_argument("file", help="the backup file to write (or a folder for a dated name)")
+    sub = command(commands, "restore", "Replace the database with a backup, after checking "
+                  "it; the old file is kept beside it. Stop `pmbot serve` first.",
+                  cmd_restore)  # fmt: skip
+    sub.add_argument("file", help="the backup to restore")
 
     sub = command(commands, "demo", "Play a whole month on the sample data and show the result.",
                   cmd_demo)  # fmt: skip

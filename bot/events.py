@@ -101,6 +101,9 @@ class Inbound:
     submissions: tuple[Submission, ...] = ()
     subject: str = ""
     ignore: str = ""  # why the message must not be answered (an auto-reply): recorded only
+    # What tells two messages with one id apart (email: sender and body; gateways reuse
+    # Message-IDs). A message is a redelivery when both match, or the first had none.
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ class HistoryRow:
 
 def load_history(path: Path, measures: Mapping[str, Measure], today: date) -> list[HistoryRow]:
     text = read_text(path)
-    rows = read_csv_rows(text)
+    rows = read_csv_rows(text, path.name)
     if rows and (missing := [c for c in ("measure_id", "period", "value") if c not in rows[0]]):
         problem = Problem(0, missing[0], f"column missing; the columns are {', '.join(COLUMNS)}")
         raise ImportRejected([problem], path.name)

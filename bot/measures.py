@@ -143,9 +143,11 @@ def load_register(path: Path) -> Register:
 def read_register_rows(path: Path) -> tuple[list[dict], list[dict]]:
     text = read_text(path)
     if path.suffix.lower() == ".csv":
-        return read_csv_rows(text), []
+        return read_csv_rows(text, path.name), []
     try:
-        document = yaml.safe_load(text)
+        document = load_yaml(text)
+    except TooComplex as exc:
+        raise ImportRejected([Problem(0, "", str(exc))], path.name) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -159,19 +161,105 @@ def read_register_rows(path: Path) -> tuple[list[dict], list[dict]]:
     return document["measures"], people
 
 
+MAX_FILE_BYTES = 20_000_000  # a register of 8,000 measures with ten years of history is ~5 MB
+MAX_YAML_DEPTH = 20  # a register is a list of flat mappings: three levels deep
+MAX_YAML_NODES = 1_000_000  # counting what aliases expand to: "billion laughs" stops here
+
+
 def read_text(path: Path) -> str:
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ImportRejected([Problem(0, "", (
+                f"larger than {MAX_FILE_BYTES // 1_000_000} MB; is this the right file?"
+            ))], path.name)  # fmt: skip
         # utf-8-sig: spreadsheets exporting CSV often add a byte-order mark
         return path.read_text(encoding="utf-8-sig")
     except FileNotFoundError as exc:
         raise ImportRejected([Problem(0, "", f"no such file: {path}")], path.name) from exc
+    except IsADirectoryError as exc:
+        raise ImportRejected([Problem(0, "", (
+            f"{path} is a folder; give the file inside it, e.g. {path}/measures.yaml"
+        ))], path.name) from exc  # fmt: skip
     except UnicodeDecodeError as exc:
         message = "not UTF-8 text; save it as UTF-8 (in Excel: CSV UTF-8)"
         raise ImportRejected([Problem(0, "", message)], path.name) from exc
+    except OSError as exc:
+        raise ImportRejected([Problem(0, "", (
+            f"cannot read {path}: {exc.strerror or exc}; check it exists and you may read it"
+        ))], path.name) from exc  # fmt: skip
 
 
-def read_csv_rows(text: str) -> list[dict]:
-    return [dict(row) for row in csv.DictReader(io.StringIO(text))]
+def read_csv_rows(text: str, source: str = "file") -> list[dict]:
+    """The rows under the header, as dicts; every row must have as many fields as the header.
+
+    An unquoted comma ('1,5' for one and a half) would otherwise shift the row's later fields
+    into the wrong columns and store them there. The first such row is named.
+    """
+    reader = csv.reader(io.StringIO(text))
+    rows: list[dict] = []
+    try:
+        header = next(reader, [])
+        for number, fields in enumerate(reader, start=2):
+            if fields and len(fields) != len(header):
+                raise ImportRejected([Problem(number, "", (
+                    f"{len(fields)} fields but the header has {len(header)}; put quotes round "
+                    'a value with a comma in it ("1,5") or remove the extra commas'
+                ))], source)  # fmt: skip
+            if fields:
+                rows.append(dict(zip(header, fields, strict=True)))
+    except csv.Error as exc:
+        raise ImportRejected([Problem(reader.line_num, "", (
+            f"{exc}; shorten the field or check for an unclosed quote"
+        ))], source) from exc  # fmt: skip
+    return rows
+
+
+class TooComplex(ValueError):
+    """A YAML document nested or aliased beyond what any register needs."""
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    """The safe loader, refusing documents nested deeper than MAX_YAML_DEPTH; the node count
+    after aliases is checked before anything is built (`load_yaml`)."""
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        self.depth += 1
+        try:
+            if self.depth > MAX_YAML_DEPTH:
+                raise TooComplex(f"nested more than {MAX_YAML_DEPTH} levels deep; a register "
+                                 "is a list of measures, each a set of 'field: value' lines")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def load_yaml(text: str) -> Any:
+    loader = _LimitedLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}) > MAX_YAML_NODES:
+            raise TooComplex(f"its aliases (*name) expand to more than {MAX_YAML_NODES:,} values; "
+                             "write the measures out instead of repeating aliases")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many nodes the document has once every alias is expanded (each node counted once
+    per place it appears), in time linear in the unexpanded document."""
+    if id(node) not in sizes:
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        sizes[id(node)] = 1 + sum(_expanded_size(child, sizes) for child in children)
+    return sizes[id(node)]
 
 
 def validate_register(

@@ -24,6 +24,7 @@ from bot.timetable import Action, due_actions
 from bot.values import format_value
 
 KEEP_SENT_MAIL = timedelta(days=90)  # sent messages' bodies; their records stay for good
+ANSWER_AT_MOST_EVERY = timedelta(hours=1)  # to one sender, for messages without figures
 REFERENCE = re.compile(r"\[PM-(\d{4}-(?:\d{2}|Q[1-4]))-[0-9A-F]{4}\]", re.IGNORECASE)
 
 
@@ -204,8 +205,24 @@ class Outreach(ABC):
         """The latest messages received, oldest of them first."""
         return self.store.inbound(limit)
 
-    def inbound_seen(self, message_id: str) -> bool:
-        return self.store.inbound_seen(message_id)
+    def inbound_seen(self, message_id: str, fingerprint: str = "") -> bool:
+        return self.store.inbound_seen(message_id, fingerprint)
+
+    def inbound_id_taken(self, message_id: str) -> bool:
+        """Whether any message with this Message-ID was recorded (gateways reuse them)."""
+        return self.store.inbound_id_taken(message_id)
+
+    def quarantined_mail(self) -> int:
+        return self.store.quarantined_count()
+
+    def answered_lately(self, kind: str, recipient: str, now: datetime) -> bool:
+        """Whether `recipient` got an answer of this kind in the past hour (loop protection)."""
+        return self.store.answers_since(kind, recipient, now - ANSWER_AT_MOST_EVERY) > 0
+
+    def sent_message(self, message_ids: list[str]) -> dict[str, Any] | None:
+        """The newest message pmbot sent among these Message-IDs (what a reply answers)."""
+        rows = self.store.sent_messages(message_ids)
+        return rows[0] if rows else None
 
     def record_inbound(self, *, reply: Outgoing | None = None, **fields: Any) -> bool:
         """Record an inbound message and queue its answer together: a crash between the two

@@ -183,13 +183,14 @@ class Reach:
         A redelivered message is recognised and answered nothing (outcome "seen").
         """
         service = self.service
-        if service.inbound_seen(inbound.message_id):
+        if service.inbound_seen(inbound.message_id, inbound.fingerprint):
             return Receipt("seen", self.reason("seen"))
         receipt = self.judge(inbound)
         if keep_trying and any(not o.stored for o in receipt.outcomes):
             return receipt
         first_time = service.record_inbound(
-            message_id=inbound.message_id, channel=inbound.channel, sender=inbound.sender,
+            message_id=inbound.message_id, fingerprint=inbound.fingerprint,
+            channel=inbound.channel, sender=inbound.sender,
             subject=inbound.subject, received_at=inbound.received_at, outcome=receipt.outcome,
             reason=receipt.reason[:1000], reply=reply(receipt) if reply and receipt.code else None,
         )  # fmt: skip

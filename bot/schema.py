@@ -165,4 +165,29 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER submissions_are_append_only_delete BEFORE DELETE ON submissions
     BEGIN SELECT RAISE(ABORT, 'submissions are append-only: nothing is ever deleted'); END;
     """,
+    # 8: an inbound message is known by its Message-ID and a fingerprint of its sender and
+    # body, since some gateways and phones reuse Message-IDs; and mail that could not be read
+    # is recorded as quarantined.
+    """
+    CREATE TABLE inbound_new (
+        id INTEGER PRIMARY KEY,
+        message_id TEXT NOT NULL,
+        fingerprint TEXT NOT NULL DEFAULT '',
+        channel TEXT NOT NULL,
+        sender TEXT NOT NULL DEFAULT '',
+        subject TEXT NOT NULL DEFAULT '',
+        received_at TEXT NOT NULL,
+        outcome TEXT NOT NULL
+            CHECK (outcome IN ('stored', 'rejected', 'ignored', 'quarantined')),
+        reason TEXT NOT NULL DEFAULT '',
+        UNIQUE (message_id, fingerprint)
+    );
+    INSERT INTO inbound_new (id, message_id, channel, sender, subject, received_at, outcome, reason)
+        SELECT id, message_id, channel, sender, subject, received_at, outcome, reason FROM inbound;
+    DROP TABLE inbound;
+    ALTER TABLE inbound_new RENAME TO inbound;
+    CREATE INDEX inbound_by_outcome ON inbound (outcome, received_at);
+    CREATE INDEX outgoing_by_recipient ON outgoing (recipients, kind, created_at);
+    CREATE INDEX outgoing_by_message_id ON outgoing (message_id);
+    """,
 )

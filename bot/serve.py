@@ -55,7 +55,10 @@ def run_poller(bot: Bot, stopping: threading.Event, report, interval: float) -> 
     while not stopping.is_set():
         try:
             summary = bot.poll_mail()
-            report("ok", f"last poll: {len(summary.results)} messages")
+            # Mail that could not be read is news for a coordinator, not a poller failure.
+            quarantined = bot.service.quarantined_mail()
+            held = f"; {quarantined} quarantined" if quarantined else ""
+            report("ok", f"last poll: {len(summary.results)} messages{held}")
         except MailUnavailable as exc:
             report("down", str(exc))  # logged once: Health logs changes of state only
         except Exception:  # the poller's error boundary: log, keep polling
@@ -113,13 +116,13 @@ def serve(settings: Settings, *, clock: Clock = system_clock, once: bool = False
     if listener is not None:
         bots.append(listener)
     if slack is not None and not routes:
-        server, socket = start_slack(slack, health.snapshot)
+        server, socket = start_slack(slack, health.snapshot, host=settings.host)
         health.reporter("slack")("ok", "Socket Mode" if socket else "HTTP on /slack/events")
     else:
         if slack is not None:
             socket = start_socket_mode(slack.app, settings.slack_app_token)
             health.reporter("slack")("ok", "Socket Mode")
-        server = WebServer(routes, health.snapshot, port=settings.port).start()
+        server = WebServer(routes, health.snapshot, host=settings.host, port=settings.port).start()
     parts = [
         threading.Thread(target=run_poller, name="mail", daemon=True,
                          args=(poller, stopping, health.reporter("mail"), settings.poll_seconds)),
@@ -130,8 +133,8 @@ def serve(settings: Settings, *, clock: Clock = system_clock, once: bool = False
         health.reporter(part.name)("starting")
     for part in parts:
         part.start()
-    log.info("pmbot serving: mail backend %s, health on :%s/healthz", settings.mail_backend,
-             settings.port)  # fmt: skip
+    log.info("pmbot serving: mail backend %s, health on %s:%s/healthz", settings.mail_backend,
+             settings.host, settings.port)  # fmt: skip
     try:
         while any(p.is_alive() for p in parts) and not stopping.is_set():
             stopping.wait(1)

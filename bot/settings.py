@@ -41,6 +41,7 @@ class Settings:
     slack_signing_secret: str = field(default="", repr=False)
     slack_app_token: str = field(default="", repr=False)
     slack_api_url: str = "https://slack.com/api/"
+    host: str = "0.0.0.0"  # behind a reverse proxy on the same machine: 127.0.0.1
     port: int = 3000
     poll_seconds: int = 60
     templates_dir: Path = PROJECT_ROOT / "templates"
@@ -97,6 +98,7 @@ class Settings:
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
             slack_app_token=get("SLACK_APP_TOKEN"),
             slack_api_url=get("SLACK_API_URL", "https://slack.com/api/"),
+            host=get("PMBOT_HOST", "0.0.0.0"),
             port=int(port),
             poll_seconds=int(poll),
             calendar=calendar_settings(get),

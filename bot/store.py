@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pandas as pd
 from sqlite_utils import Database
@@ -63,6 +63,69 @@ class SchemaTooNew(RuntimeError):
     """The database was written by a newer pmbot; running old code on it could damage it."""
 
 
+class StoreError(RuntimeError):
+    """The database file cannot be used; the message names the file and what to do."""
+
+
+CHECKED: set[str] = set()  # database files this process found intact
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def explain(exc: BaseException, path: str) -> NoReturn:
+    """Raise one line for a person, naming the file and what to do, for an SQLite or disk
+    error (StoreError, chained to `exc`)."""
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text or isinstance(exc, PermissionError):
+        raise StoreError(f"{path} is read-only; check the permissions of the file and of its "
+                         "folder (SQLite writes a -wal file beside it)") from exc  # fmt: skip
+    if "full" in text or getattr(exc, "errno", None) == 28:
+        raise StoreError(f"the disk holding {path} is full; free some space and run the "
+                         "command again (nothing was half-written)") from exc  # fmt: skip
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        raise StoreError(
+            f"{path} is damaged ({exc}); restore from backup with `pmbot restore FILE`"
+        ) from exc
+    if "disk i/o error" in text or getattr(exc, "errno", None) == 27:
+        raise StoreError(f"could not write {path} ({exc}): the disk may be full or failing; "
+                         "free some space or check the disk, then run the command again "
+                         "(nothing was half-written)") from exc  # fmt: skip
+    if "locked" in text or "busy" in text:
+        raise StoreError(
+            f"{path} is busy: another pmbot is writing to it; try again in a minute"
+        ) from exc
+    if "unable to open" in text:
+        raise StoreError(
+            f"cannot open {path}; check that its folder exists and that you may write there"
+        ) from exc
+    raise StoreError(f"{path}: {exc}") from exc
+
+
+def looks_damaged(path: Path) -> str | None:
+    """Why the file's SQLite header or size looks wrong (cheap: 100 bytes and a stat), else
+    None. A file that looks damaged gets a full integrity check before anything is written;
+    one that is not SQLite at all is refused at once."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as file:
+            header = file.read(100)
+    except FileNotFoundError:
+        return None
+    if size == 0:
+        return None  # a new, empty file: SQLite makes a database of it
+    if not header.startswith(SQLITE_HEADER):
+        raise StoreError(f"{path} is not a pmbot database (not SQLite); check --db or PMBOT_DB")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or size % page_size:
+        return f"{path}: {size:,} bytes, not {page_size:,}-byte-pages"
+    pages = int.from_bytes(header[28:32], "big")
+    counters_agree = header[24:28] == header[92:96]
+    wal = Path(f"{path}-wal")
+    if counters_agree and not wal.exists() and pages * page_size != size:
+        return f"{path}: header {pages:,} pages, file {size // page_size:,}"
+    return None
+
+
 class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -78,13 +141,51 @@ class Store:
             return self._shared
         db = getattr(self._local, "db", None)
         if db is None:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            db = self._local.db = Database(self.connect())
+        return db
+
+    def connect(self) -> sqlite3.Connection:
+        """A connection to the file, which must be in an existing folder (never created: a
+        mistyped --db should fail, not scatter databases) and, if it looks damaged, intact."""
+        path = Path(self.path)
+        if not path.parent.is_dir():
+            raise StoreError(
+                f"the folder {path.parent} does not exist; create it or give --db a file in an "
+                "existing folder"
+            )
+        suspicion = looks_damaged(path)
+        try:
             conn = sqlite3.connect(self.path, timeout=30)
+            # Damage in the middle of the file leaves its size and header alone, and a write
+            # may not touch the damaged pages: quick_check (a few ms for a year of history)
+            # finds it before pmbot says "stored" into a broken file.
+            quick = self.path not in CHECKED and path.exists() and path.stat().st_size > 0
+            quick = quick and not suspicion
+            if (suspicion or quick) and (problem := integrity_problem(conn, quick=quick)):
+                conn.close()
+                found = f"{suspicion}; " if suspicion else f"{path} is damaged: "
+                raise StoreError(f"{found}the integrity check says: {problem}; restore from "
+                                 "backup with `pmbot restore FILE`")  # fmt: skip
+            CHECKED.add(self.path)  # once a process: each thread's connection sees one file
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
-            db = self._local.db = Database(conn)
-        return db
+        except sqlite3.Error as exc:
+            explain(exc, self.path)
+        return conn
+
+    def backup_to(self, target: Path) -> None:
+        """A consistent copy of the live database (SQLite's online backup API: one snapshot,
+        whatever other connections write meanwhile), written to `target`'s temporary name."""
+        destination = sqlite3.connect(target)
+        try:
+            self.db.conn.backup(destination)
+            if problem := integrity_problem(destination):
+                raise StoreError(f"the copy failed its integrity check ({problem}); restore "
+                                 "from backup with `pmbot restore FILE`")  # fmt: skip
+            destination.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+        finally:
+            destination.close()
 
     def close(self) -> None:
         db = getattr(self._local, "db", None) or self._shared
@@ -357,9 +458,36 @@ class Store:
             return list(self.db.query("SELECT * FROM ledger ORDER BY id"))
         return list(self.db.query("SELECT * FROM ledger WHERE kind = ? ORDER BY id", [kind]))
 
-    def inbound_seen(self, message_id: str) -> bool:
+    def inbound_seen(self, message_id: str, fingerprint: str = "") -> bool:
+        """Whether this message was recorded before: the same id with the same fingerprint (or
+        one recorded before fingerprints were kept)."""
+        row = self.db.execute(
+            "SELECT 1 FROM inbound WHERE message_id = ? AND fingerprint IN (?, '')",
+            [message_id, fingerprint],
+        ).fetchone()
+        return row is not None
+
+    def inbound_id_taken(self, message_id: str) -> bool:
         row = self.db.execute("SELECT 1 FROM inbound WHERE message_id = ?", [message_id]).fetchone()
         return row is not None
+
+    def quarantined_count(self) -> int:
+        sql = "SELECT count(*) FROM inbound WHERE outcome = 'quarantined'"
+        return self.db.execute(sql).fetchone()[0]
+
+    def answers_since(self, kind: str, recipient: str, since: datetime) -> int:
+        """How many messages of this kind were queued for one recipient since a moment."""
+        sql = "SELECT count(*) FROM outgoing WHERE recipients = ? AND kind = ? AND created_at >= ?"
+        return self.db.execute(sql, [recipient, kind, iso(since)]).fetchone()[0]
+
+    def sent_messages(self, message_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """Messages pmbot sent with these Message-IDs, newest first."""
+        ids = [i for i in message_ids if i]
+        if not ids:
+            return []
+        slots = ", ".join("?" for _ in ids)
+        sql = f"SELECT * FROM outgoing WHERE message_id IN ({slots}) ORDER BY id DESC"
+        return list(self.db.query(sql, ids))
 
     def record_inbound(
         self,
@@ -371,13 +499,15 @@ class Store:
         received_at: datetime,
         outcome: str,
         reason: str = "",
+        fingerprint: str = "",
     ) -> bool:
         cursor = self.db.execute(
             "INSERT OR IGNORE INTO inbound "
-            "(message_id, channel, sender, subject, received_at, outcome, reason) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [message_id, channel, sender, subject[:500], iso(received_at), outcome, reason],
-        )
+            "(message_id, fingerprint, channel, sender, subject, received_at, outcome, reason) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [message_id, fingerprint, channel, sender, subject[:500], iso(received_at), outcome,
+             reason],
+        )  # fmt: skip
         return cursor.rowcount == 1
 
     def queue_outgoing(self, outgoing: Outgoing, now: datetime) -> bool:
@@ -474,6 +604,26 @@ def person_from_row(row: dict[str, Any]) -> Person:
 
 def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
+
+
+def integrity_problem(conn: sqlite3.Connection, *, quick: bool = False) -> str | None:
+    """None when SQLite's integrity check passes; else its first complaints, on one line."""
+    check = "quick_check" if quick else "integrity_check"
+    try:
+        rows = conn.execute(f"PRAGMA {check}(3)").fetchall()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    if rows == [("ok",)]:
+        return None
+    text = " ".join("; ".join(str(r[0]) for r in rows).split())
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def schema_of(conn: sqlite3.Connection) -> tuple[int, set[str]]:
+    """(PRAGMA user_version, the names of the tables) of a database."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return version, tables
 
 
 def split_statements(script: str) -> list[str]:

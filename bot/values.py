@@ -63,15 +63,32 @@ _NOT_AVAILABLE = re.compile(
     r"(?:n/a|n\.a\.?|na|not[ \t]+available|unavailable)(?=\s|$|[-\u2013\u2014,.;:(])",
     re.ASCII | re.IGNORECASE,
 )
-_VALUE = re.compile(
-    r"(?P<sign>[-+\u2212])?(?P<pound>£[ \t]?)?(?P<sign2>[-+\u2212])?"
-    r"(?P<number>[0-9]+(?:,[0-9]+)*(?:\.[0-9]+)?|\.[0-9]+)"
+_VALUE_PARTS = (
+    r"(?P<sign>[-+\u2212])?(?P<pound>£[ \t]?)?(?P<sign2>[-+\u2212])?(?P<number>{number})"
     r"(?:[ \t]?(?P<mult>thousand|million|billion|bn|mn|k|m))?"
     r"(?:[ \t]?(?P<suffix>%|percent|days?|d))?"
     # The token must end cleanly: '1.234,50' or '48abc' is refused, not read as 1.234 or 48.
-    r"(?![.,][0-9])(?=\s|$|[,;:(]|[-\u2013\u2014.]+(?:\s|$))",
+    r"(?![.,][0-9])(?=\s|$|[,;:(]|[-\u2013\u2014.]+(?:\s|$))"
+)
+_VALUE = re.compile(
+    _VALUE_PARTS.format(number=r"[0-9]+(?:,[0-9]+)*(?:\.[0-9]+)?|\.[0-9]+"),
     re.ASCII | re.IGNORECASE,
 )
+# Thousands grouped by spaces, as Europe writes them and spreadsheets copy them ('1 234', with
+# a plain, no-break or narrow no-break space, all plain spaces after _CLEAN). Taken only when
+# nothing but a separator or the end follows: in '48 100 cases' the 100 may be commentary.
+_SPACED_VALUE = re.compile(
+    _VALUE_PARTS.format(number=r"[0-9]{1,3}(?: [0-9]{3})+(?:\.[0-9]+)?")
+    # ...or the confirm word (#10): '1 234 confirm' is 1234, confirmed
+    + r"(?=[ \t]*(?:$|[,;:(\u2013\u2014]|-+(?:\s|$)|confirm\b))",
+    re.ASCII | re.IGNORECASE,
+)
+# The same, followed by commentary with no separator: taken only when the grouping cannot be
+# a figure followed by a number ('56 006 173', '1 034', '1 234.50', '£1 234').
+_SPACED_THEN_TEXT = re.compile(
+    _VALUE_PARTS.format(number=r"[0-9]{1,3}(?: [0-9]{3})+(?:\.[0-9]+)?"), re.ASCII | re.IGNORECASE
+)
+_DIGIT_AFTER_SPACE = re.compile(r"[ \t]+[0-9]", re.ASCII)
 # One separator between the value and the commentary: '48 - text', '48, text', '48. text'.
 # A dash before a digit is kept: in '48 -3 on last month' it is a sign.
 _SEPARATOR = re.compile(r"(?:[,;:]|[-\u2013\u2014.]+(?![0-9]))\s*", re.ASCII)
@@ -157,6 +174,8 @@ def parse_entry(text: str, unit: str, measure_id: str = "") -> Entry:
         return Entry(None, reason=reason)
 
     match = _VALUE.match(text)
+    if match is not None and _DIGIT_AFTER_SPACE.match(text, match.end()):
+        match = _spaced_value(text, measure_id)
     if match is None or (match["sign"] and match["sign2"]):
         word = text.split()[0][:30]
         _refuse(
@@ -198,6 +217,26 @@ def _refuse(measure_id: str, problem: str, fix: str) -> NoReturn:
     raise InvalidValue(f"{problem}{where}; {fix}.")
 
 
+def _spaced_value(text: str, measure_id: str) -> re.Match[str]:
+    """'1 234' as one number; '12 5' or '48 100 cases' refused, since either reading may be
+    what the owner meant and a wrong figure stored is worse than a question."""
+    match = _SPACED_VALUE.match(text)
+    loose = _SPACED_THEN_TEXT.match(text)
+    if match is None and loose and not _DIGIT_AFTER_SPACE.match(text, loose.end()):
+        groups = loose["number"].split(" ")
+        if len(groups) > 2 or "." in loose["number"] or loose["pound"] or groups[1][0] == "0":
+            match = loose
+    if match is None:
+        shown = re.match(r"\S+(?:[ \t]+[0-9][^ \t]*)+", text, re.ASCII)
+        where = f" for {measure_id.strip().upper()}" if measure_id.strip() else ""
+        raise InvalidValue(
+            f"'{(shown[0] if shown else text)[:30]}' is ambiguous{where}; type the number "
+            "without spaces (1234), and put a dash between the value and any commentary that "
+            "starts with a number (48 - 100 cases closed)."
+        )
+    return match
+
+
 def _to_decimal(match: re.Match[str], unit: str, shown: str, measure_id: str) -> Decimal:
     number, suffix = match["number"], (match["suffix"] or "").lower()
     recorded = f"this measure is recorded {_RECORDED[unit]}, so"
@@ -222,7 +261,7 @@ def _to_decimal(match: re.Match[str], unit: str, shown: str, measure_id: str) ->
             f"{recorded} type the full number (k, m and bn are for counts and £ only)",
         )
     exponent = _MULTIPLIERS.get((match["mult"] or "").lower(), 0)
-    value = Decimal(number.replace(",", "")).scaleb(exponent)
+    value = Decimal(number.replace(",", "").replace(" ", "")).scaleb(exponent)
     return -value if (match["sign"] or match["sign2"]) in ("-", "\u2212") else value
 
 

@@ -13,8 +13,10 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
+
+from bot.http_edge import READ_TIMEOUT, BoundedHTTPServer, content_length
 
 log = logging.getLogger("pmbot.http")
 HEALTH_PATH = "/healthz"
@@ -41,8 +43,7 @@ class WebServer:
         port: int = 3000,
     ) -> None:
         self.routes = dict(routes)
-        self.httpd = ThreadingHTTPServer((host, port), make_handler(self.routes, health))
-        self.httpd.daemon_threads = True
+        self.httpd = BoundedHTTPServer((host, port), make_handler(self.routes, health))
         self.thread: threading.Thread | None = None
 
     @property
@@ -65,6 +66,7 @@ class WebServer:
 def make_handler(routes: Mapping[str, Route], health: Health) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "pmbot"
+        timeout = READ_TIMEOUT
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             if self.path.partition("?")[0] != HEALTH_PATH:
@@ -77,11 +79,11 @@ def make_handler(routes: Mapping[str, Route], health: Health) -> type[BaseHTTPRe
             if route is None:
                 self.reply(404, {"error": "not found"})
                 return
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                length = -1
-            if not 0 <= length <= MAX_BODY:
+            length = content_length(self.headers.get("Content-Length"))
+            if length is None:
+                self.reply(400, {"error": "bad Content-Length"})
+                return
+            if length > MAX_BODY:
                 self.reply(413, {"error": "request too large"})
                 return
             answer = route(self.rfile.read(length), dict(self.headers.items()))
@@ -98,5 +100,8 @@ def make_handler(routes: Mapping[str, Route], health: Health) -> type[BaseHTTPRe
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             log.debug("%s " + format, self.address_string(), *args)
+
+        def log_error(self, format: str, *args: Any) -> None:  # noqa: A002
+            log.debug("%s " + format, self.address_string(), *args)  # the client's mistake
 
     return Handler

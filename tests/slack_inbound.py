@@ -170,7 +170,7 @@ class Inbound:
             "token": "legacy",
             "user": {"id": user_id, "username": user_id.lower(), "team_id": TEAM},
             "team": {"id": TEAM, "domain": "agency"},
-            "trigger_id": "submit.1",
+            "trigger_id": f"submit.{next(self.numbers)}",  # Slack's is new for each submission
             "view": {**view, "state": {"values": state}},
             "response_urls": [],
             "is_enterprise_install": False,

@@ -55,3 +55,32 @@ def test_the_sample_history_imports_whole(bot, clock):
     frame = bot.store.history_frame()
     assert frame.groupby("measure_id").size().min() >= 12
     assert frame["value"].isna().sum() > 0, "the sample has gaps to show as placeholders"
+
+
+def test_a_row_with_an_unquoted_comma_is_refused_naming_the_row(tmp_path, loaded, clock):
+    path = write(tmp_path, 'OD-01,2026-08,52,,\nOD-01,2026-09,1,5,,\nOD-01,2026-07,"1,5",,\n')
+    with pytest.raises(ImportRejected) as caught:
+        loaded.service.import_history(path, clock())
+    [problem] = caught.value.problems
+    assert str(problem).startswith("row 3: 6 fields but the header has 5; put quotes round")
+    assert loaded.store.submission_count() == 0
+
+
+def test_a_row_with_too_few_fields_is_refused(tmp_path, loaded, clock):
+    path = write(tmp_path, "OD-01,2026-08\n")
+    with pytest.raises(ImportRejected, match="nothing imported") as caught:
+        loaded.service.import_history(path, clock())
+    assert "2 fields but the header has 5" in str(caught.value.problems[0])
+
+
+def test_a_huge_field_is_refused_with_its_row(tmp_path, loaded, clock):
+    path = write(tmp_path, "OD-01,2026-08,52,," + "x" * 200_000 + "\n")
+    with pytest.raises(ImportRejected) as caught:
+        loaded.service.import_history(path, clock())
+    assert str(caught.value.problems[0]).startswith("row 2: field larger than field limit")
+
+
+def test_a_folder_is_refused_as_a_folder(tmp_path, loaded, clock):
+    with pytest.raises(ImportRejected) as caught:
+        loaded.service.import_history(tmp_path, clock())
+    assert "is a folder; give the file inside it" in str(caught.value.problems[0])

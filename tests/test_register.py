@@ -87,3 +87,52 @@ def test_reimporting_updates_changed_measures_and_deactivates_dropped_ones(
     assert changes == {"added": [], "updated": ["OD-01"], "deactivated": ["RSK-01"]}
     assert [m.id for m in loaded.service.measures()] == ["OD-01", "OD-02"]
     assert loaded.service.measure("OD-01").target == 45
+
+
+BILLION_LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{b}: &{b} [{', '.join(['*' + a] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+) + "measures: [*i]\n"
+
+
+def test_a_billion_laughs_register_is_refused_before_it_expands(tmp_path):
+    path = tmp_path / "laughs.yaml"
+    path.write_text(BILLION_LAUGHS)
+    with pytest.raises(ImportRejected) as caught:
+        load_register(path)  # before the limit this never finished (1 GB after 60 s)
+    assert "aliases (*name) expand to more than 1,000,000 values" in str(
+        caught.value.problems[0]
+    )
+
+
+def test_a_deeply_nested_register_is_refused(tmp_path):
+    path = tmp_path / "deep.yaml"
+    path.write_text("measures: " + "[" * 5000 + "]" * 5000)
+    with pytest.raises(ImportRejected) as caught:
+        load_register(path)
+    assert "nested more than 20 levels deep" in str(caught.value.problems[0])
+
+
+def test_a_few_aliases_for_shared_defaults_still_work(tmp_path):
+    path = tmp_path / "anchors.yaml"
+    path.write_text(
+        "defaults: &owner {owner_email: a@agency.example, area: Ops, unit: count, better: down}\n"
+        "measures:\n"
+        "  - {<<: *owner, id: OD-01, name: Backlog, target: 5}\n"
+        "  - {<<: *owner, id: OD-02, name: Complaints, target: 3}\n"
+    )
+    assert [m.id for m in load_register(path).measures] == ["OD-01", "OD-02"]
+
+
+def test_a_csv_register_row_with_extra_fields_is_refused(tmp_path):
+    path = tmp_path / "measures.csv"
+    path.write_text("id,name,area,unit,better,target,owner_email\n"
+                    "OD-01,Backlog,Ops,count,down,1,5,a@agency.example\n")  # fmt: skip
+    with pytest.raises(ImportRejected) as caught:
+        load_register(path)
+    assert "8 fields but the header has 7" in str(caught.value.problems[0])
+
+
+def test_a_folder_given_as_the_register_is_refused(tmp_path):
+    with pytest.raises(ImportRejected, match="nothing imported") as caught:
+        load_register(tmp_path)
+    assert "is a folder" in str(caught.value.problems[0])

@@ -73,6 +73,21 @@ REPLIES = {
         "OD-02: 9",
     ],
     "reply_bottom_posted.eml": ["OD-01: 39 fewer new cases", "OD-02: 12 no change", "Jane"],
+    "reply_hotmail_stopspelling.eml": ["OD-01: 41 after the new rota", "OD-02: 9", "Jane"],
+    "reply_mailru_blockquote.eml": ["OD-01: 44", "OD-02: 10 stable"],
+    "reply_yandex_blockquote.eml": ["OD-01: 43", "OD-02: 11"],
+    "reply_windows_mail.eml": ["OD-01: 45", "OD-02: 8 fewer complaints"],
+    "reply_zoho.eml": ["OD-01: 47", "OD-02: 9", "Regards,", "Jane"],
+    "reply_gmail_wrapped_4_lines.eml": ["OD-01: 46", "OD-02: 10"],
+    "reply_bold_original_message.eml": ["OD-01: 48", "OD-02: 9"],
+    "reply_indented_quote.eml": ["OD-01: 52", "OD-02: 10"],
+    "reply_lotus_notes.eml": [
+        "OD-01: 49",
+        "OD-02: 11 one reopened",
+        "Jane Smith",
+        "Operations support",
+    ],
+    "reply_wrote_without_date.eml": ["OD-01: 50", "OD-02: 12 unchanged"],
     "human_auto_submitted_no.eml": ["OD-01: 48", "OD-02: 9"],
     "human_auto_response_suppress.eml": ["OD-01: 48", "OD-02: 9"],
 }
@@ -280,9 +295,9 @@ def test_the_bot_address_may_carry_a_display_name_and_any_case():
 # ------------------------------------------------------------------------------ the sender
 
 
-def test_sender_prefers_reply_to_and_lower_cases():
-    msg = message("From: Jane <jane@example.org>\nReply-To: Ops Team <Ops.Team@Example.org>")
-    assert sender_address(msg) == "ops.team@example.org"
+def test_reply_to_never_decides_who_sent_a_message():
+    msg = message("From: Jane <Jane@Example.org>\nReply-To: Ops Team <Ops.Team@Example.org>")
+    assert sender_address(msg) == "jane@example.org"
 
 
 def test_sender_with_an_encoded_display_name():
@@ -390,7 +405,8 @@ def test_html_to_text_decodes_entities_and_nbsp():
 
 def test_html_to_text_block_elements_become_lines():
     html = "<div>a<br>b</div><p>c</p><ul><li>d</li><li>e</li></ul><blockquote>f</blockquote><hr>g"
-    assert html_to_text(html) == "a\nb\nc\nd\ne\nf\ng"
+    # a blockquote's lines are marked as quoted, as a plain-text reply would mark them
+    assert html_to_text(html) == "a\nb\nc\nd\ne\n> f\ng"
 
 
 def test_html_to_text_joins_table_cells_and_source_line_breaks():
@@ -460,3 +476,22 @@ def test_the_fast_compat32_parse_reads_every_sample_the_same(name):
     assert reply_text(fast) == reply_text(modern)
     assert auto_reply_reason(fast, BOT) == auto_reply_reason(modern, BOT)
     assert sender_address(fast) == sender_address(modern)
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Jane wrote:", "Performance Management Bot/Performance/Agency wrote on 03/11/2026 09:12:00:"],
+)
+def test_attributions_without_on_and_date_cut_the_quote(line):
+    assert strip_quoted(f"OD-01: 4\n\n{line}\n\tOD-01: 12\n") == "OD-01: 4"
+
+
+def test_a_bare_blockquote_is_a_quote_and_answers_above_it_stay():
+    html = "<div>OD-01: 4</div><div>x@y.example:</div><blockquote><div>OD-01: 12</div></blockquote>"
+    assert strip_quoted(html_to_text(html)) == "OD-01: 4\nx@y.example:"
+
+
+def test_zoho_and_bold_separators_cut_the_quote():
+    zoho = "---- On Mon, 03 Nov 2026 09:12:00 +0000 Bot <b@x.example> wrote ----"
+    assert strip_quoted(f"OD-01: 4\n{zoho}\nOD-01: 12") == "OD-01: 4"
+    assert strip_quoted("OD-01: 4\n*-----Original Message-----*\nOD-01: 12") == "OD-01: 4"

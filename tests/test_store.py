@@ -24,7 +24,7 @@ def store(tmp_path, loaded) -> Store:
 
 
 def test_init_creates_a_wal_database_at_the_current_schema_version(tmp_path):
-    store = Store(tmp_path / "new" / "pmbot.db")
+    store = Store(tmp_path / "pmbot.db")  # the folder must exist: it is never created
     assert store.migrate() == len(MIGRATIONS)
     assert store.schema_version() == len(MIGRATIONS)
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -424,3 +424,85 @@ def test_formatted_values_parse_back_to_within_display_precision(data):
     assert math.isclose(parsed, value, rel_tol=5e-3, abs_tol=5e-3)
     if unit == "count":
         assert parsed == value
+
+
+# --- thousands grouped by spaces ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("space", [" ", "\u00a0", "\u202f"], ids=["space", "nbsp", "narrow"])
+@pytest.mark.parametrize(
+    ("text", "unit", "value", "commentary"),
+    [
+        ("1{s}234", "count", 1234, ""),
+        ("1{s}234 - up on last month", "count", 1234, "up on last month"),
+        ("12{s}345{s}678", "count", 12_345_678, ""),
+        ("£1{s}234.50", "£", 1234.5, ""),
+        ("1{s}234 days (two long cases)", "days", 1234, "two long cases"),
+        ("-1{s}234", "score", -1234, ""),
+        ("56{s}006{s}173 because of the outage", "count", 56_006_173, "because of the outage"),
+        ("1{s}034 after the audit", "count", 1034, "after the audit"),
+        ("£1{s}234 saved", "£", 1234, "saved"),
+        ("1{s}234.50 saved", "£", 1234.5, "saved"),
+        ("1{s}234 confirm", "count", 1234, "confirm"),
+    ],
+)
+def test_thousands_separated_by_a_space_are_one_number(space, text, unit, value, commentary):
+    entry = parse_entry(text.format(s=space), unit, "OD-01")
+    assert (entry.value, entry.commentary) == (value, commentary)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["12 5 staff off sick", "48 100 cases closed", "1 23", "1 234,5", "1,234 567", "87.5 2 up",
+     "1 234 because", "£6 790 008.38 12 staff off"],
+)
+def test_a_number_followed_by_another_number_is_refused_as_ambiguous(text):
+    with pytest.raises(InvalidValue, match="ambiguous.*without spaces"):
+        parse_entry(text, "score", "OD-01")
+
+
+def test_a_dash_makes_a_number_in_the_commentary_unambiguous():
+    assert parse_entry("48 - 100 cases closed", "count").commentary == "100 cases closed"
+
+
+# What an owner may type for an integer: plain, comma-grouped, or grouped by any of the spaces.
+def grouped(number: int, separator: str) -> str:
+    return f"{number:,}".replace(",", separator)
+
+
+@given(
+    number=st.integers(0, 10**14),
+    separator=st.sampled_from(["", ",", " ", "\u00a0", "\u202f"]),
+    commentary=st.sampled_from(["", " - up", " (new system)", ", steady", " – after audit"]),
+)
+def test_a_grouped_whole_number_reads_back_exactly(number, separator, commentary):
+    text = (grouped(number, separator) if separator else str(number)) + commentary
+    entry = parse_entry(text, "count", "OD-01")
+    assert entry.value == number
+    assert entry.commentary == commentary.lstrip(" -,–(").rstrip(")")
+
+
+@given(
+    number=st.integers(0, 10**9),
+    decimals=st.integers(0, 99),
+    separator=st.sampled_from([",", " ", "\u00a0"]),
+)
+def test_a_grouped_decimal_reads_back_exactly(number, decimals, separator):
+    text = f"£{grouped(number, separator)}.{decimals:02d}"
+    assert parse_entry(text, "£").value == pytest.approx(number + decimals / 100, abs=1e-6)
+
+
+@given(first=st.integers(0, 999), second=st.integers(0, 99_999), rest=st.text(max_size=20))
+def test_two_numbers_are_never_silently_read_as_the_first(first, second, rest):
+    """'12 5 staff' must not become 12 with '5 staff' as commentary, nor 125."""
+    text = f"{first} {second}{(' ' + rest) if rest.strip() else ''}"
+    try:
+        entry = parse_entry(text, "score", "OD-01")
+    except InvalidValue:
+        return
+    # Taken only as a thousands grouping, and then as exactly that number.
+    assert len(str(second)) == 3 and entry.value == first * 1000 + second
+    after = rest.strip()
+    assert not after or after[0] in "-–—,;:(" or after.lower().startswith("confirm"), (
+        "a word after '1 234' is ambiguous"
+    )

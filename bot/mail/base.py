@@ -28,6 +28,14 @@ class MailRefused(MailError):
     """The server refused one message (bad recipient, too large); retrying will not help."""
 
 
+class UnreadableMail(MailError):
+    """One inbound message that cannot be parsed; it is quarantined, the poll goes on."""
+
+
+MAX_MIME_PARTS = 200  # a reply with a signature logo and a few attachments has under 20
+MAX_MESSAGE_BYTES = 10_000_000  # figures are text; beyond this only the headers are read
+
+
 @dataclass(frozen=True)
 class InboundMail:
     key: str  # the backend's handle for mark_done (file name, UID, item id)
@@ -35,9 +43,28 @@ class InboundMail:
 
     @cached_property
     def message(self) -> Message:
-        # compat32 leaves headers as text until asked: ten times faster than policy.default
-        # on a busy inbox, and bot.mail.replies reads either kind.
-        return message_from_bytes(self.raw)
+        """The parsed message; raises UnreadableMail for one the parser cannot take (MIME
+        nested hundreds deep makes it recurse past Python's limit)."""
+        if len(self.raw) > MAX_MESSAGE_BYTES:
+            return self.headers
+        if self.raw.lower().count(b"boundary=") > MAX_MIME_PARTS:
+            raise UnreadableMail(f"more than {MAX_MIME_PARTS} MIME parts")
+        try:
+            # compat32 leaves headers as text until asked: ten times faster than
+            # policy.default on a busy inbox, and bot.mail.replies reads either kind.
+            return message_from_bytes(self.raw)
+        except (RecursionError, MemoryError, ValueError, LookupError, TypeError) as exc:
+            raise UnreadableMail(f"cannot be parsed ({type(exc).__name__})") from exc
+
+    @cached_property
+    def headers(self) -> Message:
+        """The header block alone: enough to know who sent a message that cannot be read."""
+        head = re.split(rb"\r?\n\r?\n", self.raw[:200_000], maxsplit=1)[0]
+        return BytesHeaderParser().parsebytes(head + b"\n\n")
+
+    @property
+    def too_large(self) -> bool:
+        return len(self.raw) > MAX_MESSAGE_BYTES
 
 
 @dataclass(frozen=True)
@@ -86,7 +113,12 @@ class MailBackend(Protocol):
     def mark_done(self, mail: InboundMail) -> None:
         """Move a processed message out of the inbox (kept, never deleted)."""
 
+    # Optional: quarantine(mail) moves a message pmbot could not read out of the inbox, apart
+    # from processed mail. A backend without it has such mail moved with the processed mail;
+    # either way the inbound record says it was quarantined and why.
+
     def check(self) -> list[CheckResult]:
         """Try each step (reach the server, log in, open the folder, may send) and report."""
 
     def close(self) -> None: ...
+

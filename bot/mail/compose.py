@@ -8,6 +8,7 @@ that pmbot never answers its own mail.
 from __future__ import annotations
 
 from datetime import datetime
+from email.errors import HeaderParseError
 from email.header import Header, decode_header, make_header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
@@ -83,14 +84,22 @@ class Composer:
         return self.new_message(kind, ", ".join(recipients), subject, now, text, html)
 
     def confirmation(
-        self, original: Message, to: str, outcomes: list[Outcome], now: datetime
+        self,
+        original: Message,
+        to: str,
+        outcomes: list[Outcome],
+        now: datetime,
+        notice: dict[str, object] | None = None,
     ) -> Message:
+        """The answer to a reply; `notice` (kind unverified, too_large or too_long, with its
+        details) says why a whole message was not read."""
         subject = header_text(original.get("Subject")) or "your figures"
         if not subject.lower().startswith("re:"):
             subject = f"Re: {subject}"
         context = {
             "stored": [o for o in outcomes if o.stored],
             "refused": [o for o in outcomes if not o.stored],
+            "notice": notice,
         }
         text = self.render("email/confirmation.txt", **context)
         html = self.render("email/confirmation.html", **context)
@@ -125,7 +134,12 @@ def header_text(value) -> str:
         return ""
     if isinstance(value, str) and "=?" not in value:
         return " ".join(value.split())
-    return " ".join(str(make_header(decode_header(str(value)))).split())
+    try:
+        return " ".join(str(make_header(decode_header(str(value)))).split())
+    except (HeaderParseError, LookupError, UnicodeError, ValueError):
+        # An unknown charset ("=?x-unknown?q?hi?=") or a broken encoded word: the raw text
+        # is still better than failing the whole message.
+        return " ".join(str(value).split())
 
 
 def thread(reply: Message, original: Message) -> None:

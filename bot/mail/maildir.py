@@ -3,6 +3,7 @@
     data/mail/inbox/      replies are read from new/ and cur/
     data/mail/outbox/     what pmbot sends is delivered to new/
     data/mail/processed/  handled replies are moved here (cur/, flagged seen)
+    data/mail/quarantine/ mail pmbot could not read is moved here, for a person to look at
 
 Files are written the Maildir way (tmp/, then renamed into new/), so a reader never sees half a
 message, and a mail client or Dovecot can open the same tree.
@@ -35,6 +36,7 @@ class MaildirBackend:
             self.inbox = mailbox.Maildir(self.root / "inbox", create=True)
             self.outbox = mailbox.Maildir(self.root / "outbox", create=True)
             self.processed = mailbox.Maildir(self.root / "processed", create=True)
+            mailbox.Maildir(self.root / "quarantine", create=True)
         except OSError as exc:
             raise MailUnavailable(f"cannot open the Maildir at {self.root}: {exc}") from exc
 
@@ -73,12 +75,15 @@ class MaildirBackend:
         os.replace(temporary, self.root / "outbox" / "new" / name)
         return str(message.get("Message-ID", ""))
 
-    def mark_done(self, mail: InboundMail) -> None:
+    def mark_done(self, mail: InboundMail, folder: str = "processed") -> None:
         source = self.root / "inbox" / mail.key
         base_name = mail.key.split("/", 1)[1].split(":2,", 1)[0]
-        target = self.root / "processed" / "cur" / f"{base_name}:2,S"
+        target = self.root / folder / "cur" / f"{base_name}:2,S"
         with contextlib.suppress(FileNotFoundError):  # already moved by an earlier run
             os.replace(source, target)
+
+    def quarantine(self, mail: InboundMail) -> None:
+        self.mark_done(mail, "quarantine")
 
     def check(self) -> list[CheckResult]:
         results = []

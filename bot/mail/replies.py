@@ -37,12 +37,13 @@ _BOUNCE_SUBJECT = re.compile(
 
 
 def sender_address(msg: Message) -> str:
-    """The sender's address, lower-cased, from Reply-To if present else From ('' if none).
+    """The author's address, lower-cased, from From ('' if none). Never Reply-To: anyone may
+    put anyone's address there, and it says only where answers should go.
 
     >>> sender_address(message_from_string("From: Jane <Jane.Smith@Example.org>", policy=default))
     'jane.smith@example.org'
     """
-    return _address(_header(msg, "Reply-To")) or _address(_header(msg, "From"))
+    return _address(_header(msg, "From"))
 
 
 def auto_reply_reason(msg: Message, bot_address: str) -> str | None:
@@ -128,14 +129,24 @@ def reply_text(msg: Message) -> str:
     >>> reply_text(message_from_string("\\nOD-01: 48\\n\\n> OD-01: \\n", policy=default))
     'OD-01: 48'
     """
+    return strip_quoted(_text(msg, _cut_html_quote))
+
+
+def full_text(msg: Message) -> str:
+    """The whole text of a message, quoted original included (for comparing with what pmbot
+    sent, and for messages that are pmbot's own prompts)."""
+    return _text(msg, lambda html: html)
+
+
+def _text(msg: Message, cut_html) -> str:
     plain = _body(msg, "plain")
     text = _decoded(plain) if plain is not None else ""
     if plain is not None and _param(plain, "format") == "flowed":
         text = _unflow(text, delsp=_param(plain, "delsp") == "yes")
     if not text.strip():  # HTML-only (Outlook often), or an empty text part beside the HTML
         html = _body(msg, "html")
-        text = html_to_text(_cut_html_quote(_decoded(html))) if html is not None else ""
-    return strip_quoted(text)
+        text = html_to_text(cut_html(_decoded(html))) if html is not None else ""
+    return text
 
 
 def _body(msg: Message, subtype: str) -> Message | None:
@@ -191,9 +202,10 @@ def _unflow(text: str, delsp: bool) -> str:
 
 # Tags are found first and then searched, each scan bounded: "[^>]*" over a whole message
 # takes quadratic time on a crafted one.
-_OPENING_TAG = re.compile(r"<(div|blockquote)\b[^<>]{0,2000}>", re.IGNORECASE)
+_OPENING_TAG = re.compile(r"<(div|blockquote|hr)\b[^<>]{0,2000}>", re.IGNORECASE)
 _QUOTE_TAG = re.compile(
-    r"\bid=[\"']?(divRplyFwdMsg|appendonsend|mail-editor-reference-message-container)\b"
+    r"\bid=[\"']?(divRplyFwdMsg|appendonsend|mail-editor-reference-message-container"
+    r"|stopSpelling)\b"  # the last: Hotmail's rule above the original
     r"|border:\s*none;\s*border-top:\s*solid"  # Outlook desktop's line above "From:"
     r"|\bclass=[\"']?[^\"'>]{0,200}\b(gmail_quote|moz-cite-prefix|yahoo_quoted)\b"
     r"|\btype=[\"']?cite",
@@ -217,6 +229,7 @@ class _TextExtractor(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.skipping = 0
+        self.quoting = 0  # inside <blockquote>: lines are marked "> " like a plain-text quote
 
     def _newline(self) -> None:
         if self.parts and not self.parts[-1].endswith("\n"):  # <p><div> is one break, not two
@@ -231,6 +244,7 @@ class _TextExtractor(HTMLParser):
             self.parts.append("\n")
         elif self._BLOCK.fullmatch(tag):
             self._newline()
+            self.quoting += tag == "blockquote"
         elif tag in ("td", "th"):
             self.parts.append(" ")  # "OD-01:" and "48" in two cells read as one line
 
@@ -239,11 +253,16 @@ class _TextExtractor(HTMLParser):
             self.skipping = max(0, self.skipping - 1)
         elif self._BLOCK.fullmatch(tag):
             self._newline()
+            self.quoting = max(0, self.quoting - (tag == "blockquote"))
 
     def handle_data(self, data: str) -> None:
         text = re.sub(r"\s+", " ", data)  # HTML source line breaks are not text breaks
-        if self.skipping or (text == " " and (not self.parts or self.parts[-1].endswith("\n"))):
+        line_start = not self.parts or self.parts[-1].endswith("\n")
+        if self.skipping or (text == " " and line_start):
             return
+        if self.quoting and line_start:
+            # mail.ru, Yandex and others quote in a bare <blockquote>, with no class to find
+            self.parts.append("> " * self.quoting)
         self.parts.append(text)
 
 
@@ -279,7 +298,9 @@ def _defused(html: str) -> str:
 
 _ORIGINAL_MESSAGE = re.compile(
     r"-{2,}\s*(original message|ursprüngliche nachricht|message d'origine|mensaje original"
-    r"|oorspronkelijk bericht|messaggio originale|forwarded message|weitergeleitete nachricht)"
+    r"|oorspronkelijk bericht|messaggio originale|forwarded message|weitergeleitete nachricht"
+    # Zoho: "---- On Mon, 03 Nov 2026 09:12:00 +0000 Bot <bot@x> wrote ----"
+    r"|on\s.{1,300}?\s(wrote|schrieb|a écrit|escribió|schreef|ha scritto|escreveu|skrev))"
     r"\s*-{2,}",
     re.IGNORECASE,
 )
@@ -296,6 +317,14 @@ _ATTRIBUTION_START = re.compile(r"(on|am|le|el|op|il|em|den)\s", re.IGNORECASE)
 _ATTRIBUTION = re.compile(
     r".*\b(wrote|schrieb|a écrit|escribió|schreef|ha scritto|escreveu|skrev)\b.*:", re.IGNORECASE
 )
+# "Jane wrote:" with no date, Lotus Notes' "Jane Smith/Ops/Agency wrote on 03/11/2026 09:12:00:"
+_BARE_ATTRIBUTION = re.compile(
+    r"[^:\n]{1,200}?\s(wrote|schrieb|a écrit|escribió|schreef|ha scritto|escreveu|skrev)"
+    r"(\s+(on|am|le|el|op|il|em|den)\s.{1,100})?\s*:",
+    re.IGNORECASE,
+)
+# Yandex and others: '03.11.2026, 12:12, "Bot" <bot@example.org>:' right above the quote
+_ADDRESS_ATTRIBUTION = re.compile(r".{0,200}\d.{0,200}<?[^\s<>@]+@[^\s<>@]+>?\s*:")
 _MOBILE_SIGNATURE = re.compile(
     r"(sent from (my|outlook|mail for|yahoo|samsung)|sent with |get outlook for "
     r"|von meinem .+ gesendet|gesendet von (meinem|outlook)|envoyé de (mon|outlook)"
@@ -315,7 +344,7 @@ def strip_quoted(text: str) -> str:
     i = 0
     while i < len(lines):
         line = lines[i]
-        if _ORIGINAL_MESSAGE.fullmatch(line.strip()) or _starts_header_block(lines, i):
+        if _ORIGINAL_MESSAGE.fullmatch(line.strip(" \t*_")) or _starts_header_block(lines, i):
             break
         if size := _attribution_size(lines, i):
             if not _quote_follows(lines, i + size):
@@ -348,13 +377,19 @@ def _starts_header_block(lines: list[str], i: int) -> bool:
 
 
 def _attribution_size(lines: list[str], i: int) -> int:
-    """1 or 2 if an "On <date>, <name> wrote:" line (Gmail wraps it over two) starts at i."""
-    if not _ATTRIBUTION_START.match(lines[i].strip()):
+    """1 to 4 if an "On <date>, <name> wrote:" line (Gmail wraps it over up to four) or
+    another client's attribution starts at i."""
+    line = lines[i].strip()
+    if len(line) < 300 and _BARE_ATTRIBUTION.fullmatch(line):
+        return 1
+    if len(line) < 300 and _ADDRESS_ATTRIBUTION.fullmatch(line) and _quote_follows(lines, i + 1):
+        return 1
+    if not _ATTRIBUTION_START.match(line):
         return 0
-    for size in (1, 2):
+    for size in (1, 2, 3, 4):
         candidate = " ".join(line.strip() for line in lines[i : i + size])
         # a date always has a digit; the length cap keeps the regex cheap on long lines
-        has_date = len(candidate) < 300 and re.search(r"\d", candidate)
+        has_date = len(candidate) < 400 and re.search(r"\d", candidate)
         if has_date and _ATTRIBUTION.fullmatch(candidate):
             return size
     return 0

@@ -25,6 +25,7 @@ from markupsafe import Markup
 
 from bot.charts import ChartData, spc_svg
 from bot.digest_model import Digest, MeasureView
+from bot.files import write_atomically
 from bot.render import chart_text, environment, front, labels, show_value
 from bot.render.icons import MATRIX_COLUMNS, MATRIX_ROWS, matrix
 
@@ -87,8 +88,7 @@ def write_pack(digest: Digest, directory: Path) -> Path:
     """Write ``performance-pack-<cycle>.html`` into ``directory`` (created if need be)."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"performance-pack-{digest.cycle}.html"
-    path.write_text(render_pack(digest), encoding="utf-8")
-    return path
+    return write_atomically(path, render_pack(digest))
 
 
 def _card(m: MeasureView, number: int) -> Card:

@@ -1,6 +1,6 @@
 """Getting Slack's requests to the Bolt app: HTTP mode or Socket Mode.
 
-HTTP mode: one ThreadingHTTPServer on $PORT.
+HTTP mode: one HTTP server on $PORT (bot.http_edge: bounded workers, read timeouts).
 
     POST /slack/events   events, interactivity and slash commands (one Request URL for all);
                          Bolt checks the signature and the 5-minute timestamp window
@@ -19,11 +19,12 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
 
+from bot.http_edge import READ_TIMEOUT, BoundedHTTPServer, ReplayGuard, content_length
 from bot.slack.client import SlackConfigError, SlackError, translated
 
 if TYPE_CHECKING:
@@ -45,8 +46,7 @@ class SlackHttpServer:
     ) -> None:
         self.app = app
         self.health = health
-        self.httpd = ThreadingHTTPServer((host, port), make_handler(app, health))
-        self.httpd.daemon_threads = True
+        self.httpd = BoundedHTTPServer((host, port), make_handler(app, health))
         self.thread: threading.Thread | None = None
 
     @property
@@ -73,8 +73,11 @@ class SlackHttpServer:
 
 
 def make_handler(app: App | None, health: Health) -> type[BaseHTTPRequestHandler]:
+    replays = ReplayGuard()
+
     class Handler(BaseHTTPRequestHandler):
         server_version = "pmbot"
+        timeout = READ_TIMEOUT
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             if self.path.partition("?")[0] != HEALTH_PATH:
@@ -87,13 +90,28 @@ def make_handler(app: App | None, health: Health) -> type[BaseHTTPRequestHandler
             if app is None or path != EVENTS_PATH:
                 self.reply(404, {"error": "not found"})
                 return
-            length = int(self.headers.get("Content-Length") or 0)
+            length = content_length(self.headers.get("Content-Length"))
+            if length is None:
+                self.reply(400, {"error": "bad Content-Length"})
+                return
             if length > MAX_BODY:
                 self.reply(413, {"error": "request too large"})
                 return
             body = self.rfile.read(length).decode("utf-8", errors="replace")
+            # A signed request replayed within its 5-minute window (the same timestamp and
+            # signature) is acknowledged and not acted on again: `/pm digest` posts once.
+            key = f"{self.headers.get('X-Slack-Request-Timestamp')}:" + (
+                self.headers.get("X-Slack-Signature") or ""
+            )
+            if self.headers.get("X-Slack-Signature") and not replays.first_time(key):
+                log.warning("a replayed Slack request from %s was ignored", self.client_address[0])
+                self.send_bolt(BoltResponse(status=200, body=""))
+                return
             request = BoltRequest(body=body, query=query, headers=dict(self.headers.items()))
-            self.send_bolt(app.dispatch(request))
+            response = app.dispatch(request)
+            if response.status == 401:
+                replays.forget(key)
+            self.send_bolt(response)
 
         def send_bolt(self, response: BoltResponse) -> None:
             payload = (response.body or "").encode("utf-8")
@@ -114,6 +132,10 @@ def make_handler(app: App | None, health: Health) -> type[BaseHTTPRequestHandler
             self.wfile.write(payload)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            log.debug("%s " + format, self.address_string(), *args)
+
+        def log_error(self, format: str, *args: Any) -> None:  # noqa: A002
+            # Malformed request lines and timeouts: the client's problem, answered 400/408.
             log.debug("%s " + format, self.address_string(), *args)
 
     return Handler
