@@ -99,6 +99,19 @@ class Person:
 
 
 @dataclass(frozen=True)
+class Area:
+    """An outcome area: its lead gets the area's scorecard; its approver signs its figures off."""
+
+    name: str
+    lead_email: str
+    approver_email: str = ""
+    description: str = ""
+
+
+AREA_FIELDS = ("name", "lead_email", "approver_email", "description")
+
+
+@dataclass(frozen=True)
 class Problem:
     row: int
     field: str
@@ -124,6 +137,7 @@ class ImportRejected(ValueError):
 class Register:
     measures: list[Measure]
     people: list[Person] = field(default_factory=list)
+    areas: list[Area] = field(default_factory=list)
 
 
 def normalise_email(raw: Any) -> str:
@@ -135,15 +149,16 @@ def is_email(text: str) -> bool:
 
 
 def load_register(path: Path) -> Register:
-    """Read and validate a register file (YAML with `measures:` and optional `people:`, or CSV)."""
-    measure_rows, people_rows = read_register_rows(path)
-    return validate_register(measure_rows, people_rows, source=path.name)
+    """Read and validate a register file (YAML with `measures:` and optional `people:` and
+    `areas:`, or CSV)."""
+    measure_rows, people_rows, area_rows = read_register_rows(path)
+    return validate_register(measure_rows, people_rows, source=path.name, area_rows=area_rows)
 
 
-def read_register_rows(path: Path) -> tuple[list[dict], list[dict]]:
+def read_register_rows(path: Path) -> tuple[list[dict], list[dict], list[dict]]:
     text = read_text(path)
     if path.suffix.lower() == ".csv":
-        return read_csv_rows(text, path.name), []
+        return read_csv_rows(text, path.name), [], []
     try:
         document = load_yaml(text)
     except TooComplex as exc:
@@ -155,10 +170,13 @@ def read_register_rows(path: Path) -> tuple[list[dict], list[dict]]:
     if not isinstance(document, dict) or not isinstance(document.get("measures"), list):
         problem = Problem(0, "measures", "the file needs a top-level 'measures:' list")
         raise ImportRejected([problem], path.name)
-    people = document.get("people") or []
-    if not isinstance(people, list):
-        raise ImportRejected([Problem(0, "people", "'people:' must be a list")], path.name)
-    return document["measures"], people
+    lists = []
+    for name in ("people", "areas"):
+        rows = document.get(name) or []
+        if not isinstance(rows, list):
+            raise ImportRejected([Problem(0, name, f"'{name}:' must be a list")], path.name)
+        lists.append(rows)
+    return document["measures"], lists[0], lists[1]
 
 
 MAX_FILE_BYTES = 20_000_000  # a register of 8,000 measures with ten years of history is ~5 MB
@@ -263,7 +281,10 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
 
 
 def validate_register(
-    measure_rows: Iterable[Any], people_rows: Iterable[Any] = (), source: str = "register"
+    measure_rows: Iterable[Any],
+    people_rows: Iterable[Any] = (),
+    source: str = "register",
+    area_rows: Iterable[Any] = (),
 ) -> Register:
     """Validate every row; return the register or raise ImportRejected listing every problem."""
     problems: list[Problem] = []
@@ -283,11 +304,86 @@ def validate_register(
     people = [
         p for n, row in enumerate(people_rows, start=1) if (p := validate_person(n, row, problems))
     ]
+    areas = validate_areas(area_rows, {m.area for m in measures}, problems)
     if not measures and not problems:
         problems.append(Problem(0, "measures", "the register lists no measures"))
     if problems:
         raise ImportRejected(problems, source)
-    return Register(measures, people)
+    return Register(measures, people, areas)
+
+
+def validate_areas(rows: Iterable[Any], used: set[str], problems: list[Problem]) -> list[Area]:
+    """The `areas:` list: one entry per outcome area, named exactly as its measures name it.
+
+    An area no measure uses is refused: it is almost always a misspelling, and its lead would
+    never get a scorecard.
+    """
+    areas: list[Area] = []
+    seen: dict[str, int] = {}
+    for number, row in enumerate(rows, start=1):
+        found: dict[str, str] = {}
+        checks = (
+            ("", lambda row=row: _mapping(row, "areas")),
+            ("", lambda row=row: _known_fields(row, AREA_FIELDS)),
+            ("name", lambda row=row: _area_name(row, used, seen)),
+            ("lead", lambda row=row: _email(row, "lead_email", required=True)),
+            ("approver", lambda row=row: _email(row, "approver_email", required=False)),
+        )
+        before = len(problems)
+        for key, check in checks:
+            try:
+                found[key] = check()
+            except FieldProblem as exc:
+                problems.append(Problem(number, f"areas.{exc.field}".rstrip("."), str(exc)))
+                if not key and not isinstance(row, Mapping):
+                    break
+        if len(problems) > before:
+            continue
+        seen[found["name"]] = number
+        description = " ".join(str(row.get("description") or "").split())
+        areas.append(Area(found["name"], found["lead"], found["approver"], description))
+    return areas
+
+
+class FieldProblem(ValueError):
+    """One field's problem, raised by a check and listed with every other (nothing stops at it)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _mapping(row: Any, what: str) -> str:
+    if not isinstance(row, Mapping):
+        raise FieldProblem("", f"each entry of '{what}:' must be a mapping of field: value")
+    return ""
+
+
+def _known_fields(row: Mapping, fields: tuple[str, ...]) -> str:
+    unknown = sorted(set(map(str, row)) - set(fields))
+    if unknown:
+        raise FieldProblem(unknown[0], f"unknown field; the fields are {', '.join(fields)}")
+    return ""
+
+
+def _area_name(row: Mapping, used: set[str], seen: dict[str, int]) -> str:
+    name = str(row.get("name") or "").strip()
+    if not name:
+        raise FieldProblem("name", "missing; give the outcome area's name as its measures spell it")
+    if name in seen:
+        raise FieldProblem("name", f"duplicate area {name!r} (also row {seen[name]})")
+    if name not in used:
+        raise FieldProblem("name", f"no measure has area {name!r}; spell it as the measures do")
+    return name
+
+
+def _email(row: Mapping, field: str, *, required: bool) -> str:
+    email = normalise_email(row.get(field))
+    if required and not email:
+        raise FieldProblem(field, "missing; give the address of the person it names")
+    if email and not is_email(email):
+        raise FieldProblem(field, f"{email!r} is not an email address")
+    return email
 
 
 def validate_measure(number: int, row: Any, problems: list[Problem]) -> Measure | None:

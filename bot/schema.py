@@ -190,4 +190,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outgoing_by_recipient ON outgoing (recipients, kind, created_at);
     CREATE INDEX outgoing_by_message_id ON outgoing (message_id);
     """,
+    # 9: outcome areas from the register's `areas:` list (leads get scorecards; approvers sign off).
+    """
+    CREATE TABLE areas (
+        name TEXT PRIMARY KEY,
+        lead_email TEXT NOT NULL,
+        approver_email TEXT NOT NULL DEFAULT '',
+        description TEXT NOT NULL DEFAULT '',
+        updated_at TEXT NOT NULL
+    );
+    """,
 )

@@ -83,7 +83,7 @@ class Service(Outreach):
     def import_register(self, path: Path, now: datetime) -> dict[str, list[str]]:
         register = load_register(path)
         people = list(register.people) + self.implied_people(register.measures)
-        return self.store.save_register(register.measures, people, now)
+        return self.store.save_register(register.measures, people, now, register.areas)
 
     @staticmethod
     def implied_people(measures: list[Measure]) -> list[Person]:

@@ -17,7 +17,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -26,7 +26,7 @@ import pandas as pd
 from sqlite_utils import Database
 from sqlite_utils.db import quote_identifier
 
-from bot.measures import Measure, Person
+from bot.measures import Area, Measure, Person
 from bot.schema import MIGRATIONS
 from bot.targets import parse_rebase, parse_targets
 
@@ -235,9 +235,16 @@ class Store:
     # -- measures and people ----------------------------------------------------------------
 
     def save_register(
-        self, measures: list[Measure], people: Iterable[Person], now: datetime
+        self,
+        measures: list[Measure],
+        people: Iterable[Person],
+        now: datetime,
+        areas: Iterable[Area] = (),
     ) -> dict[str, list[str]]:
-        """Make the database register match the file: add, update, and deactivate the rest."""
+        """Make the database register match the file: add, update, and deactivate the rest.
+
+        The areas are replaced by the file's list (a file without one leaves no areas).
+        """
         changes: dict[str, list[str]] = {"added": [], "updated": [], "deactivated": []}
         with self.atomic() as db:
             existing = {row["id"]: row for row in db.query("SELECT * FROM measures")}
@@ -261,7 +268,15 @@ class Store:
                     changes["deactivated"].append(measure_id)
             for person in people:
                 self.save_person(person)
+            db.execute("DELETE FROM areas")
+            for area in areas:
+                db["areas"].insert({**asdict(area), "updated_at": iso(now)})
         return changes
+
+    def areas(self) -> list[Area]:
+        """The register's outcome areas, by name."""
+        rows = self.db.query("SELECT * FROM areas ORDER BY name")
+        return [Area(**{k: v for k, v in row.items() if k != "updated_at"}) for row in rows]
 
     def measures(self, *, active_only: bool = True) -> list[Measure]:
         where = "WHERE active = 1" if active_only else ""

@@ -136,3 +136,52 @@ def test_a_folder_given_as_the_register_is_refused(tmp_path):
     with pytest.raises(ImportRejected, match="nothing imported") as caught:
         load_register(tmp_path)
     assert "is a folder" in str(caught.value.problems[0])
+AREA_REGISTER = """
+measures:
+  - {id: OD-01, name: Backlog, area: Operational delivery, unit: count, better: down,
+     target: 500, owner_email: a@agency.example}
+areas:
+"""
+
+
+def test_the_sample_register_names_a_lead_for_every_outcome_area():
+    register = load_register(SAMPLE)
+    assert {a.name for a in register.areas} == {m.area for m in register.measures}
+    assert all(a.lead_email.endswith("@agency.example") for a in register.areas)
+
+
+def test_areas_are_stored_with_the_register_and_replaced_by_the_next_import(tmp_path, bot, clock):
+    path = write(tmp_path, "r.yaml", AREA_REGISTER + (
+        "  - {name: Operational delivery, lead_email: Lead@Agency.example,"
+        " approver_email: ok@agency.example, description: Deciding  applications}\n"))
+    bot.service.import_register(path, clock())
+    [area] = bot.store.areas()
+    assert (area.name, area.lead_email, area.approver_email, area.description) == (
+        "Operational delivery", "lead@agency.example", "ok@agency.example", "Deciding applications")
+    bot.service.import_register(write(tmp_path, "r.yaml", AREA_REGISTER), clock())
+    assert bot.store.areas() == []
+
+
+def test_a_bad_area_list_imports_nothing_and_names_every_problem(tmp_path, bot, clock):
+    path = write(tmp_path, "r.yaml", AREA_REGISTER + (
+        "  - {name: Operational delivery, lead_email: lead@agency.example}\n"
+        "  - {name: Operational delivery, lead_email: other@agency.example}\n"
+        "  - {name: Operational Delivry, lead_email: lead@agency.example}\n"
+        "  - {name: Operational delivery, approver_email: not-an-email, colour: blue}\n"
+        "  - just a string\n"))
+    with pytest.raises(ImportRejected) as caught:
+        bot.service.import_register(path, clock())
+    problems = [str(p) for p in caught.value.problems]
+    assert "row 2, areas.name: duplicate area 'Operational delivery' (also row 1)" in problems
+    assert any(p.startswith("row 3, areas.name: no measure has area") for p in problems)
+    assert any(p.startswith("row 4, areas.colour: unknown field") for p in problems)
+    assert any(p.startswith("row 4, areas.lead_email: missing") for p in problems)
+    assert "row 4, areas.approver_email: 'not-an-email' is not an email address" in problems
+    assert "row 5, areas: each entry of 'areas:' must be a mapping of field: value" in problems
+    assert bot.service.measures() == [] and bot.store.areas() == []
+
+
+def test_an_areas_entry_that_is_not_a_list_is_refused(tmp_path):
+    with pytest.raises(ImportRejected) as caught:
+        load_register(write(tmp_path, "r.yaml", AREA_REGISTER + "  name: Risk\n"))
+    assert str(caught.value.problems[0]) == "file, areas: 'areas:' must be a list"
