@@ -6,6 +6,7 @@ settings, clock and (if they like) a mail backend made of plain functions.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import logging
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import jinja2
 
+from bot.annual import assurance_text, read_assurance, with_assurance
 from bot.chat import ChatTransport
 from bot.events import Prompt
 from bot.files import write_atomically
@@ -32,15 +34,19 @@ from bot.mail.base import (
     queued_message,
 )
 from bot.mail.compose import Composer, outgoing
+from bot.measures import read_text
 from bot.periods import LONDON, Period, WorkingCalendar, parse_period
 from bot.reach import ChaseResult, Reach
 from bot.render import environment
+from bot.render.annual import drafted, write_annual
 from bot.render.email import digest_message
 from bot.render.pack import render_pack, write_pack
 from bot.render.slack import slack_blocks
 from bot.render.tables import write_tables
+from bot.reports import for_area, slug
 from bot.service import Service
 from bot.settings import ConfigError, Settings
+from bot.spans import Span, as_span
 from bot.store import Outgoing, Store
 from bot.timetable import Action
 from handlers.email_reply import ReplyResult, handle_reply, quarantine
@@ -120,6 +126,8 @@ class Bot:
                 self.service.record_action(action.kind, action.key, now, cycle=action.cycle,
                                            outgoing=message)  # fmt: skip
                 log.info("%s %s", action.kind, action.key)
+                if action.kind == "digest" and self.settings.area_scorecards:
+                    self.send_scorecards(parse_period(action.cycle), now)
             for (kind, reminder), keyed in asks.items():
                 self.reach.send(kind, keyed, now, reminder=reminder)
                 log.info("%s to %d owner(s)", kind, len(keyed))
@@ -151,6 +159,26 @@ class Bot:
             return outgoing(action.kind, key, self.composer.summary(leaders, now, **context))
         return outgoing(action.kind, key, self.digest_message(cycle, leaders, now))
 
+    def send_scorecards(self, cycle: Period, now: datetime) -> int:
+        """On digest day, each area's lead gets their area's scorecard (once per area and
+        cycle); leaders get the whole pack as before. Returns how many were queued."""
+        digest = self.service.digest(cycle, now)
+        queued = 0
+        for area in self.store.areas():
+            if not any(m.area == area.name for m in digest.measures):
+                continue
+            scorecard = for_area(digest, area.name)
+            message = digest_message(
+                scorecard, self.settings.mail_from, [area.lead_email], now,
+                self.settings.mail_domain, pack=render_pack(scorecard),
+            )  # fmt: skip
+            key = f"{area.name}:{cycle}"
+            queued += self.service.record_action(
+                "scorecard", key, now, cycle=str(cycle),
+                outgoing=outgoing("scorecard", f"scorecard:{key}", message),
+            )  # fmt: skip
+        return queued
+
     def digest_message(self, cycle: Period, recipients: list[str], now: datetime) -> Message:
         """The digest email with its charts inline and the full pack attached."""
         digest = self.service.digest(cycle, now)
@@ -165,13 +193,28 @@ class Bot:
 
     def write_digest(self, cycle: Period, directory: Path) -> list[Path]:
         """Every form of the digest, for people and for machines, written into `directory`."""
+        return self.write_report(as_span(cycle), directory)
+
+    def write_report(
+        self, span: Span, directory: Path, *, area: str = "", public: bool = False
+    ) -> list[Path]:
+        """Every form of a month's or a quarter's digest, an area's scorecard (``area``) or the
+        pack fit to publish (``public``: the page and the data only, nothing addressed)."""
         now = self.clock()
-        digest = self.service.digest(cycle, now)
+        digest = self.service.report(span, now, area=area, public=public)
+        if area:
+            digest = dataclasses.replace(digest, cycle=f"{digest.cycle}-{slug(area)}")
+        if public:
+            digest = dataclasses.replace(digest, cycle=f"{digest.cycle}-public")
         directory.mkdir(parents=True, exist_ok=True)
+        if public:
+            return [write_pack(digest, directory), *write_tables(digest, directory)]
         pack = write_pack(digest, directory)
         slack = directory / f"digest-{digest.cycle}-slack.json"
         write_atomically(slack, json.dumps(slack_blocks(digest), indent=2, ensure_ascii=False))
         recipients = self.service.people_with_role("leadership") or ["leadership@example.org"]
+        if area:
+            recipients = [a.lead_email for a in self.store.areas() if a.name == area] or recipients
         email = directory / f"digest-{digest.cycle}.eml"
         # The email says the pack is attached, so it is: the same HTML as the file beside it.
         html = pack.read_text(encoding="utf-8")
@@ -179,6 +222,32 @@ class Bot:
                                  self.settings.mail_domain, pack=html)  # fmt: skip
         write_atomically(email, message.as_bytes())
         return [pack, slack, email, *write_tables(digest, directory)]
+
+    def write_annual(
+        self,
+        span: Span,
+        directory: Path,
+        *,
+        area: str = "",
+        public: bool = False,
+        draft_assurance: Path | None = None,
+        assurance: Path | None = None,
+    ) -> list[Path]:
+        """The annual report (page and CSV). ``draft_assurance`` also writes the drafted area
+        paragraphs there for a coordinator to edit; ``assurance`` uses such an edited file."""
+        report = drafted(self.service.annual(span, self.clock(), area=area, public=public))
+        if area:
+            report = dataclasses.replace(report, slug=f"{report.slug}-{slug(area)}")
+        if public:
+            report = dataclasses.replace(report, slug=f"{report.slug}-public")
+        written = []
+        if draft_assurance is not None:
+            draft_assurance.parent.mkdir(parents=True, exist_ok=True)
+            draft_assurance.write_text(assurance_text(report), encoding="utf-8")
+            written.append(draft_assurance)
+        if assurance is not None:
+            report = with_assurance(report, read_assurance(read_text(assurance), report))
+        return [*write_annual(report, directory, edited=assurance is not None), *written]
 
     def poll_mail(self) -> PollSummary:
         """Process every message in the inbox once; each is moved out of the inbox after.
@@ -305,6 +374,7 @@ def create_app(
         spc_rules=settings.spc_rules,
         commentary_required=settings.commentary_required,
         organisation=settings.organisation,
+        year_start=settings.year_start,
     )
     # The one template environment, from the templates-directory setting: email, chats, the
     # CLI and the digest renderers' filters and labels all come from it.

@@ -18,18 +18,21 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
+from bot.annual import BadAssurance
 from bot.app import Bot, Clock, create_app, system_clock
 from bot.events import Inbound, Submission
 from bot.mail.base import MailError
 from bot.measures import ImportRejected
-from bot.periods import LONDON, InvalidPeriod, Period, parse_period, reporting_period
+from bot.periods import LONDON, InvalidPeriod, Period, reporting_period
 from bot.render import environment, labels
+from bot.reports import UnknownArea
 from bot.settings import ConfigError, Settings
+from bot.spans import as_span, parse_reporting_period, parse_span
 from bot.store import SchemaTooNew, StoreError, explain
 
 USER_ERRORS = (
     ImportRejected, InvalidPeriod, ConfigError, MailError, FileNotFoundError, SchemaTooNew,
-    StoreError,
+    StoreError, UnknownArea, BadAssurance,
 )  # fmt: skip
 
 
@@ -153,7 +156,7 @@ def say(bot: Bot, macro: str, *args) -> str:
 
 def cycle_arg(args: argparse.Namespace, bot: Bot) -> Period:
     if getattr(args, "period", None):
-        return parse_period(args.period)
+        return parse_reporting_period(args.period, bot.settings.year_start)
     return reporting_period(bot.clock().astimezone(LONDON).date())
 
 
@@ -267,8 +270,22 @@ def cmd_exceptions(args, bot: Bot) -> None:
 
 @with_bot
 def cmd_digest(args, bot: Bot) -> None:
-    cycle = cycle_arg(args, bot)
-    paths = bot.write_digest(cycle, Path(args.out))
+    if args.period:
+        span = parse_span(args.period, bot.settings.year_start)
+    else:
+        span = as_span(cycle_arg(args, bot))
+    options = {"area": args.area or "", "public": args.public}
+    if span.is_year:
+        draft, edited = args.draft_assurance, args.assurance
+        paths = bot.write_annual(span, Path(args.out), **options,
+                                 draft_assurance=Path(draft) if draft else None,
+                                 assurance=Path(edited) if edited else None)  # fmt: skip
+        what = "Public annual report" if args.public else "Annual report"
+    elif args.draft_assurance or args.assurance:
+        raise UsageError("--draft-assurance and --assurance are for a year's report, e.g. 2025/26")
+    else:
+        paths = bot.write_report(span, Path(args.out), **options)
+        what = "Public pack" if args.public else "Digest"
     if args.pdf:
         from bot.render.pdf import PdfUnavailable, print_pdf
 
@@ -276,7 +293,9 @@ def cmd_digest(args, bot: Bot) -> None:
             paths.insert(1, print_pdf(paths[0], paths[0].with_suffix(".pdf")))
         except PdfUnavailable as exc:
             raise UsageError(f"the digest is written, but not its PDF: {exc}") from None
-    print(f"Digest for {cycle} written:")
+    if args.area:
+        what += f" of {args.area}"
+    print(f"{what} for {span.label} written:")
     for path in paths:
         print(f"  {path}")
 
@@ -465,10 +484,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = command(commands, "digest", "Write the cycle's digest: the full HTML pack, the Slack "
                   "message (JSON), the email (.eml), CSV and XLSX data.", cmd_digest)  # fmt: skip
-    sub.add_argument("period", nargs="?", help="cycle, e.g. 2026-10 (default: last month)")
+    sub.add_argument("period", nargs="?", help="2026-10, 2026-Q3, 2026, 2026/27 or 2026/27-Q2 "
+                     "(default: last month)")  # fmt: skip
     sub.add_argument("--out", default="data/digest", help="directory (default: data/digest)")
     sub.add_argument("--pdf", action="store_true",
                      help="also print the pack to an A4 PDF (needs Chromium)")  # fmt: skip
+    sub.add_argument("--area", metavar="NAME", help="one outcome area's scorecard")
+    sub.add_argument("--public", action="store_true", help="the pack fit to publish: no names "
+                     "or addresses, only commentary marked public")
+    sub.add_argument("--draft-assurance", metavar="FILE", help="for a year: also write each "
+                     "area's drafted assurance paragraph to FILE, to edit")
+    sub.add_argument("--assurance", metavar="FILE", help="for a year: use the assurance "
+                     "paragraphs in FILE (as written by --draft-assurance, then edited)")
 
     prompts = group("prompts", "Ask owners for their figures.")
     sub = command(prompts, "send", "Prompt every owner with outstanding figures, by chat where "

@@ -140,6 +140,8 @@ def build_digest(
                 target_display=format_value(target, measure.unit) if target is not None else "",
                 status=row["status"],
                 commentary=row.get("commentary") or "",
+                public_commentary=_public_commentary(row),
+                missing_months=tuple(row.get("missing_months") or ()),
                 reason=row.get("reason") or "",
                 revisions=int(row.get("revisions") or 0),
                 submitted_by=row.get("submitted_by"),
@@ -341,6 +343,13 @@ def _outstanding(views: list[MeasureView]) -> dict[str, list[str]]:
         if view.status in ("outstanding", "missing"):
             owners[view.owner_email].append(view.id)
     return {owner: owners[owner] for owner in sorted(owners)}
+
+
+def _public_commentary(row: Mapping[str, Any]) -> str:
+    """The commentary marked public: a rolled-up row carries it, a month's row marks it."""
+    if "public_commentary" in row:
+        return row["public_commentary"] or ""
+    return (row.get("commentary") or "") if row.get("commentary_public") else ""
 
 
 def _number(value: Any) -> float | None:

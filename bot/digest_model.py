@@ -56,6 +56,20 @@ class Projection:
 
 
 @dataclass(frozen=True)
+class YearToDate:
+    """A ``sum`` measure from the start of the financial year to this month, and a year before."""
+
+    label: str  # "April to October 2026"
+    months: int
+    value: float | None  # None: a month is missing (never a partial sum)
+    target: float | None  # the targets in force for its months added up; None: no target
+    status: str  # green, amber, red; "gap" without a value; "monitored" without a target
+    missing: tuple[str, ...]  # the months with no figure
+    last_year: float | None  # the same months a year before
+    last_year_label: str  # "April to October 2025"
+
+
+@dataclass(frozen=True)
 class MeasureView:
     """One measure in the cycle, with everything any renderer needs."""
 
@@ -93,6 +107,14 @@ class MeasureView:
     year_on_year: tuple[YearOnYear, ...]
     projection: Projection | None
     exception_reasons: tuple[str, ...]  # from EXCEPTION_REASONS, empty when not an exception
+    # The commentary the owner marked fit to publish ("" when none); the public pack shows only it.
+    public_commentary: str = ""
+    # A sum measure's year to date, in a month's digest (None otherwise).
+    year_to_date: YearToDate | None = None
+    # How a monthly measure was rolled up into a quarter or a year ("" for a month's figure).
+    aggregate: str = ""
+    # A rolled-up figure's months with no figure (a quarter or a year needs every month).
+    missing_months: tuple[str, ...] = ()
     # The chart's data: one row per period, oldest first, columns period, value (NaN for a gap),
     # mean, lpl, upl, special_cause. The pack shows the last 13 values from it.
     series: pd.DataFrame = field(repr=False, compare=False, default_factory=pd.DataFrame)
@@ -158,6 +180,9 @@ class Digest:
     areas: tuple[AreaSummary, ...]
     outstanding: dict[str, list[str]]  # owner email -> measure ids with no figure
     organisation: str = ""  # who the pack is for, from PMBOT_ORGANISATION; shown in mastheads
+    public: bool = False  # the pack fit to publish (bot.reports.for_public)
+    area: str = ""  # one outcome area's scorecard (bot.reports.for_area); "" for the whole pack
+    span: str = ""  # what the digest covers when not one month: "2026/27-Q2"
 
     @property
     def due_count(self) -> int:

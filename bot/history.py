@@ -14,7 +14,8 @@ from datetime import date
 from pathlib import Path
 
 from bot.measures import ImportRejected, Measure, Problem, read_csv_rows, read_text
-from bot.periods import InvalidPeriod, parse_period
+from bot.periods import InvalidPeriod
+from bot.spans import YEAR_START, parse_reporting_period
 from bot.values import InvalidValue, parse_entry
 
 COLUMNS = ("measure_id", "period", "value", "reason", "commentary")
@@ -35,13 +36,15 @@ class HistoryRow:
         return f"import:{self.measure_id}:{self.period}:{hashlib.sha1(content).hexdigest()[:12]}"
 
 
-def load_history(path: Path, measures: Mapping[str, Measure], today: date) -> list[HistoryRow]:
+def load_history(
+    path: Path, measures: Mapping[str, Measure], today: date, year_start: int = YEAR_START
+) -> list[HistoryRow]:
     text = read_text(path)
     rows = read_csv_rows(text, path.name)
     if rows and (missing := [c for c in ("measure_id", "period", "value") if c not in rows[0]]):
         problem = Problem(0, missing[0], f"column missing; the columns are {', '.join(COLUMNS)}")
         raise ImportRejected([problem], path.name)
-    return validate_history(rows, measures, today, source=path.name)
+    return validate_history(rows, measures, today, source=path.name, year_start=year_start)
 
 
 def validate_history(
@@ -49,13 +52,14 @@ def validate_history(
     measures: Mapping[str, Measure],
     today: date,
     source: str = "history",
+    year_start: int = YEAR_START,
 ) -> list[HistoryRow]:
     problems: list[Problem] = []
     accepted: list[HistoryRow] = []
     seen: dict[tuple[str, str], int] = {}
     # CSV rows are numbered as a spreadsheet shows them: the header is row 1.
     for number, row in enumerate(rows, start=2):
-        result = validate_row(number, row, measures, today, problems)
+        result = validate_row(number, row, measures, today, problems, year_start)
         if result is None:
             continue
         key = (result.measure_id, result.period)
@@ -78,6 +82,7 @@ def validate_row(
     measures: Mapping[str, Measure],
     today: date,
     problems: list[Problem],
+    year_start: int = YEAR_START,
 ) -> HistoryRow | None:
     def text(name: str) -> str:
         return (row.get(name) or "").strip()
@@ -89,7 +94,7 @@ def validate_row(
         problems.append(Problem(number, "measure_id", what))
         return None
     try:
-        period = parse_period(text("period"))
+        period = parse_reporting_period(text("period"), year_start)
     except InvalidPeriod as exc:
         problems.append(Problem(number, "period", str(exc)))
         return None

@@ -40,10 +40,12 @@ UNITS = ("%", "days", "count", "£", "score")
 DIRECTIONS = ("up", "down", "neutral")
 FREQUENCIES = ("monthly", "quarterly")
 ROLES = ("owner", "deputy", "coordinator", "leadership")
+# How monthly figures make a quarter or a year (bot.rollup has the rules and the defaults).
+AGGREGATES = ("sum", "mean", "last", "min", "max")
 FIELDS = (
     "id", "name", "area", "description", "limitations", "source", "unit", "better", "target",
-    "amber_tolerance", "red_tolerance", "frequency", "owner_email", "deputy_email", "targets",
-    "rebase",
+    "amber_tolerance", "red_tolerance", "frequency", "aggregate", "public", "owner_email",
+    "deputy_email", "targets", "rebase",
 )  # fmt: skip
 EMAIL_PATTERN = re.compile(r"^[^@\s<>,;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
@@ -68,6 +70,8 @@ class Measure:
     # Every target the measure has had, oldest first; a plain `target:` is one step from ever.
     targets: tuple[TargetStep, ...] = ()
     rebase: tuple[Rebase, ...] = ()
+    aggregate: str = ""  # "" means the unit's default (bot.rollup.DEFAULT_AGGREGATE)
+    public: bool = True  # False keeps the measure out of the public pack
 
     def __post_init__(self) -> None:
         if not self.targets and self.target is not None:
@@ -425,6 +429,13 @@ def validate_measure(number: int, row: Any, problems: list[Problem]) -> Measure 
     if frequency not in FREQUENCIES:
         problem("frequency", f"{frequency!r} is not allowed; use monthly or quarterly")
 
+    aggregate = text("aggregate").lower()
+    if aggregate and aggregate not in AGGREGATES:
+        problem("aggregate", f"{aggregate!r} is not allowed; use {', '.join(AGGREGATES)}")
+    public = text("public").lower() or "true"
+    if public not in {"true", "false", "yes", "no"}:
+        problem("public", f"{public!r} is not allowed; use true or false")
+
     target = parse_target(text("target"), problem) if text("target") else None
     steps: tuple[TargetStep, ...] = ()
     rebases: tuple[Rebase, ...] = ()
@@ -484,6 +495,8 @@ def validate_measure(number: int, row: Any, problems: list[Problem]) -> Measure 
         active=str(row.get("active", True)).strip().lower() not in {"false", "0", "no"},
         targets=steps,
         rebase=rebases,
+        aggregate=aggregate,
+        public=public in {"true", "yes"},
     )
 
 

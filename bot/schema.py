@@ -200,4 +200,11 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at TEXT NOT NULL
     );
     """,
+    # 10: reports. How a measure rolls up and whether it is published; whether the owner marked a
+    # commentary public (the default is internal).
+    """
+    ALTER TABLE measures ADD COLUMN aggregate TEXT NOT NULL DEFAULT '';
+    ALTER TABLE measures ADD COLUMN public INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE submissions ADD COLUMN public INTEGER NOT NULL DEFAULT 0;
+    """,
 )

@@ -11,6 +11,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.annual import AnnualReport, build_annual
+from bot.annual import for_area as annual_for_area
+from bot.annual import for_public as annual_for_public
 from bot.digest import build_digest
 from bot.digest_model import Digest, MeasureView
 from bot.events import Outcome, StatusReport, Submission
@@ -34,7 +37,17 @@ from bot.periods import (
     period_for,
     reporting_period,
 )
+from bot.reports import (
+    UnknownArea,
+    as_rolled_up,
+    for_area,
+    for_public,
+    quarter_inputs,
+    with_year_to_date,
+)
+from bot.rollup import year_to_date
 from bot.settings import PROJECT_ROOT
+from bot.spans import YEAR_START, Span, parse_reporting_period
 from bot.store import Store, StoredSubmission
 from bot.templating import make_environment
 from bot.tolerance import parse_tolerance, rag, status
@@ -69,9 +82,11 @@ class Service(Outreach):
         spc_rules: str = "ptd",
         commentary_required: str = "exception",
         organisation: str = "",
+        year_start: int = YEAR_START,
     ) -> None:
         self.spc_rules = spc_rules
         self.commentary_required = commentary_required
+        self.year_start = year_start  # the financial year's first month, for year to date
         self.store = store
         self.organisation = organisation
         self.calendar = calendar
@@ -94,14 +109,15 @@ class Service(Outreach):
     def import_history(self, path: Path, now: datetime) -> tuple[int, int]:
         """Returns (rows in the file, rows new to the database)."""
         measures = {m.id: m for m in self.store.measures(active_only=False)}
-        rows = load_history(path, measures, today=london_date(now))
+        rows = load_history(path, measures, today=london_date(now), year_start=self.year_start)
         new = self.store.add_submissions(
             StoredSubmission(
                 measure_id=row.measure_id,
                 period=row.period,
                 value=row.value,
                 reason=row.reason,
-                commentary=row.commentary,
+                commentary=public_mark(row.commentary)[1],
+                public=public_mark(row.commentary)[0],
                 submitted_by="import",
                 channel="import",
                 source_ref=row.source_ref,
@@ -152,6 +168,7 @@ class Service(Outreach):
             return Outcome(measure_id, False, "invalid_value", {"detail": str(exc)})
         confirmed, typed_commentary = confirmed_by_word(entry.commentary)
         commentary = " ".join(filter(None, (typed_commentary, submission.commentary.strip())))
+        public, commentary = public_mark(commentary)
         sender = submission.sender.lower()
         colour, reasons = "not_available", ()
         if entry.value is not None:
@@ -190,6 +207,7 @@ class Service(Outreach):
             channel=submission.channel,
             source_ref=submission.source_ref,
             received_at=submission.received_at,
+            public=public,
         )
         with self.store.atomic():
             earlier = self.store.revision_count(measure.id, str(period))
@@ -264,7 +282,7 @@ class Service(Outreach):
         today = london_date(submission.received_at)
         if submission.period:
             try:
-                period = parse_period(submission.period)
+                period = parse_reporting_period(submission.period, self.year_start)
             except InvalidPeriod as exc:
                 raise Refused("invalid_period", "period", detail=str(exc)) from exc
             if period.frequency != measure.frequency:
@@ -325,6 +343,7 @@ class Service(Outreach):
             "submitted_at": latest["received_at"] if latest else None,
             "channel": latest["channel"] if latest else None,
             "commentary": latest["commentary"] if latest else "",
+            "commentary_public": bool(latest and latest["public"]),
             "due": self.calendar.cycle_dates(period).due.isoformat(),
         }
 
@@ -336,11 +355,12 @@ class Service(Outreach):
         Pass the cycle's `report` when the caller already has it, so it is not read twice.
         """
         report = report or self.status(cycle, now)
-        return build_digest(
+        measures, history = self.store.measures(), self.store.history_frame()
+        digest = build_digest(
             cycle=cycle,
-            measures=self.store.measures(),
+            measures=measures,
             status_rows=report.measures,
-            history=self.store.history_frame(),
+            history=history,
             owner_names={p.email: p.name for p in self.store.people() if p.name},
             as_of=now,
             due=self.calendar.cycle_dates(cycle).due,
@@ -348,6 +368,65 @@ class Service(Outreach):
             spc_rules=self.spc_rules,
             organisation=self.organisation,
         )
+        if cycle.frequency != "monthly":
+            return digest
+        return with_year_to_date(digest, year_to_date(history, measures, cycle, self.year_start))
+
+    def report(
+        self, span: Span, now: datetime, *, area: str = "", public: bool = False
+    ) -> Digest:
+        """The digest of any span: a month as ``digest``; a quarter from rolled-up figures.
+
+        ``area`` narrows it to one outcome area's scorecard; ``public`` makes it fit to publish.
+        """
+        if span.kind == "month":
+            digest = self.digest(span.first, now)
+        elif span.is_year:
+            raise InvalidPeriod(f"{span} is a year: its report is the annual report")
+        else:
+            measures = self.store.measures()
+            judged, rows, history = quarter_inputs(span, measures, self.store.history_frame())
+            [quarter] = span.quarters
+            digest = build_digest(
+                cycle=quarter,
+                measures=judged,
+                status_rows=rows,
+                history=history,
+                owner_names={p.email: p.name for p in self.store.people() if p.name},
+                as_of=now,
+                due=self.calendar.cycle_dates(quarter).due,
+                cycle_label=span.label,
+            )
+            digest = as_rolled_up(digest, measures, span)
+        if area:
+            self.check_area(area)
+            digest = for_area(digest, area)
+        if public:
+            digest = for_public(digest, {m.id for m in self.store.measures() if m.public})
+        return digest
+
+    def annual(
+        self, span: Span, now: datetime, *, area: str = "", public: bool = False
+    ) -> AnnualReport:
+        """The annual report of a calendar or financial year, for one area or fit to publish."""
+        report = build_annual(span, self.store.measures(), self.store.history_frame(), now)
+        if area:
+            self.check_area(area)
+            report = annual_for_area(report, area)
+        return annual_for_public(report) if public else report
+
+    def is_area(self, area: str) -> bool:
+        """True when a measure or the register's `areas:` list names this outcome area."""
+        known = {m.area for m in self.store.measures()} | {a.name for a in self.store.areas()}
+        return area in known
+
+    def check_area(self, area: str) -> None:
+        """Refuse an area no measure and no `areas:` entry names, listing the areas."""
+        if not self.is_area(area):
+            known = {m.area for m in self.store.measures()} | {a.name for a in self.store.areas()}
+            raise UnknownArea(
+                f"{area!r} is not an outcome area; the areas are {', '.join(sorted(known))}"
+            )
 
     def judged(
         self, cycle: Period, now: datetime, report: StatusReport | None = None
@@ -378,6 +457,24 @@ class Service(Outreach):
         ]
 
     # -- prompts ----------------------------------------------------------------------------
+
+PUBLIC_MARK = "public:"
+
+
+def public_mark(commentary: str) -> tuple[bool, str]:
+    """Whether the owner marked a commentary fit to publish, and the commentary without the mark.
+
+    The same on every channel (email line, Slack message or modal, CLI, history file): start
+    the commentary with ``public:``. Without it a commentary stays internal.
+
+    >>> public_mark("Public: backlog down after recruitment"), public_mark("staff off sick")
+    ((True, 'backlog down after recruitment'), (False, 'staff off sick'))
+    """
+    text = commentary.strip()
+    if text[: len(PUBLIC_MARK)].lower() == PUBLIC_MARK:
+        return True, text[len(PUBLIC_MARK):].strip()
+    return False, text
+
 
 def judgement_fields(view: MeasureView) -> dict[str, Any]:
     """What `status --json` and `exceptions --json` say of a measure's chart and target."""

@@ -15,6 +15,7 @@ from datetime import time
 from pathlib import Path
 
 from bot.periods import CalendarSettings
+from bot.spans import YEAR_START, YEAR_STARTS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MAIL_BACKENDS = ("maildir", "ews", "graph", "imap")
@@ -48,6 +49,8 @@ class Settings:
     calendar: CalendarSettings = CalendarSettings()
     spc_rules: str = "ptd"
     commentary_required: str = "exception"
+    year_start: int = YEAR_START  # the financial year's first month
+    area_scorecards: bool = False  # on digest day, each area's lead gets their area's scorecard
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -102,6 +105,8 @@ class Settings:
             port=int(port),
             poll_seconds=int(poll),
             calendar=calendar_settings(get),
+            year_start=year_start(get("PMBOT_YEAR_START", str(YEAR_START))),
+            area_scorecards=switch("PMBOT_AREA_SCORECARDS", get("PMBOT_AREA_SCORECARDS", "no")),
             extra={k: v for k, v in values.items() if k.startswith("PMBOT_")},
         )
 
@@ -150,6 +155,26 @@ def calendar_settings(get) -> CalendarSettings:
         )
     except ValueError as exc:
         raise ConfigError(f"the reporting calendar settings do not work: {exc}") from exc
+
+
+def switch(name: str, raw: str) -> bool:
+    """A yes/no setting: yes, true, on, 1 or no, false, off, 0 (any case)."""
+    value = raw.strip().lower()
+    if value in {"yes", "true", "on", "1"}:
+        return True
+    if value in {"no", "false", "off", "0", ""}:
+        return False
+    raise ConfigError(f"{name}={raw!r} must be yes or no")
+
+
+def year_start(raw: str) -> int:
+    """PMBOT_YEAR_START: the month the financial year starts (1, 4, 7 or 10; default 4)."""
+    if raw.strip() not in {str(m) for m in YEAR_STARTS}:
+        raise ConfigError(
+            f"PMBOT_YEAR_START={raw!r} must be the month the financial year starts: 1, 4, 7 or "
+            "10 (a calendar quarter, so quarterly figures fit its quarters); UK public bodies use 4"
+        )
+    return int(raw)
 
 
 def split_emails(raw: str) -> tuple[str, ...]:

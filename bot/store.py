@@ -53,6 +53,7 @@ class StoredSubmission:
     channel: str
     source_ref: str
     received_at: datetime
+    public: bool = False  # the owner marked the commentary fit to publish
 
     @property
     def status(self) -> str:
@@ -387,14 +388,14 @@ class Store:
 
     def history_frame(self, measure_ids: Iterable[str] | None = None) -> pd.DataFrame:
         """Current value of every measure and period: columns measure_id, period, value, status,
-        reason, commentary, submitted_by, channel, received_at, revisions."""
+        reason, commentary, public, submitted_by, channel, received_at, revisions."""
         where, params = "", []
         if measure_ids is not None:
             ids = list(measure_ids)
             where = f"WHERE measure_id IN ({', '.join('?' for _ in ids)})"
             params = ids
         sql = f"""
-            SELECT s.measure_id, s.period, s.value, s.status, s.reason, s.commentary,
+            SELECT s.measure_id, s.period, s.value, s.status, s.reason, s.commentary, s.public,
                    s.submitted_by, s.channel, s.received_at, counts.revisions
             FROM submissions s JOIN (
                 SELECT max(id) AS latest, count(*) AS revisions FROM submissions {where}
@@ -578,7 +579,7 @@ class Store:
 
 SUBMISSION_FIELDS = (
     "measure_id", "period", "value", "status", "reason", "commentary", "submitted_by", "channel",
-    "source_ref", "received_at",
+    "source_ref", "received_at", "public",
 )  # fmt: skip
 SUBMISSION_COLUMNS = ", ".join(quote_identifier(f) for f in SUBMISSION_FIELDS)
 SUBMISSION_SLOTS = ", ".join("?" for _ in SUBMISSION_FIELDS)
@@ -587,13 +588,14 @@ SUBMISSION_SLOTS = ", ".join("?" for _ in SUBMISSION_FIELDS)
 def submission_values(s: StoredSubmission) -> list[Any]:
     return [
         s.measure_id, s.period, s.value, s.status, s.reason, s.commentary, s.submitted_by,
-        s.channel, s.source_ref, iso(s.received_at),
+        s.channel, s.source_ref, iso(s.received_at), int(s.public),
     ]  # fmt: skip
 
 
 def measure_row(measure: Measure, now: datetime) -> dict[str, Any]:
     row = measure.as_dict()
     row["active"] = int(measure.active)
+    row["public"] = int(measure.public)
     row["updated_at"] = iso(now)
     row["target"] = 0.0 if measure.target is None else measure.target  # see migration 4
     row["targets"] = json.dumps(row["targets"])
@@ -610,6 +612,7 @@ def measure_from_row(row: dict[str, Any]) -> Measure:
     else:  # a row from before migration 4: one target, from ever
         fields["targets"] = ()
     fields["rebase"] = parse_rebase(json.loads(fields["rebase"]) or None)
+    fields["public"] = bool(fields["public"])
     return Measure(**fields)
 
 

@@ -16,6 +16,7 @@ from bot.service import period_label
 from bot.slack.app import SlackRuntime
 from bot.slack.payloads import Command, parse_command
 from bot.slack.worklist import cycle_from
+from bot.spans import as_span, parse_span
 
 COORDINATORS_ONLY = ("status", "chase", "digest")
 
@@ -36,6 +37,8 @@ def on_pm(ack: Ack, command: dict[str, Any], respond: Respond, pmbot: SlackRunti
         respond(**views.say("not_registered"))
     elif args.name in COORDINATORS_ONLY and not service.is_coordinator(email):
         respond(**views.say("coordinators_only", args.name))
+    elif args.name == "digest":
+        digest(args, command, respond, pmbot)
     else:
         cycle = cycle_from(args.period, pmbot.bot.clock())
         HANDLERS[args.name](args, cycle, command, respond, pmbot)
@@ -60,19 +63,29 @@ def chase(
     respond(**pmbot.views.say("chased", result, period_label(cycle)))
 
 
-def digest(
-    args: Command, cycle: Period, command: dict, respond: Respond, pmbot: SlackRuntime
-) -> None:
+def digest(args: Command, command: dict, respond: Respond, pmbot: SlackRuntime) -> None:
+    """`/pm digest [PERIOD] [--area NAME] [preview]`: a month, quarter or year, or one area."""
+    if args.period:
+        span = parse_span(args.period, pmbot.bot.settings.year_start)
+    else:
+        span = as_span(cycle_from("", pmbot.bot.clock()))
+    if args.area and not pmbot.bot.service.is_area(args.area):
+        respond(**pmbot.views.problem("no_area", args.area))
+        return
     if args.preview:
-        pmbot.preview_digest(cycle, command["channel_id"], command["user_id"], respond)
+        pmbot.preview_report(span, args.area, command["channel_id"], command["user_id"], respond)
         return
     channel = pmbot.bot.settings.leadership_channel
     if not channel:
         respond(**pmbot.views.problem("no_channel"))
         return
-    respond(**pmbot.views.say("digest_building", period_label(cycle)))
-    pmbot.bot.reach.post_digest(cycle, pmbot.bot.clock(), only=pmbot)
-    respond(**pmbot.views.say("digest_posted", period_label(cycle), channel))
+    label = f"{args.area}: {span.label}" if args.area else span.label
+    respond(**pmbot.views.say("digest_building", label))
+    if span.kind == "month" and not args.area:
+        pmbot.bot.reach.post_digest(span.first, pmbot.bot.clock(), only=pmbot)
+    else:
+        pmbot.post_report(span, args.area)
+    respond(**pmbot.views.say("digest_posted", label, channel))
 
 
 def measure(
@@ -91,4 +104,4 @@ def measure(
     respond(**pmbot.views.measure(found, rows.get(found.id), latest, owner, deputy))
 
 
-HANDLERS = {"status": status, "chase": chase, "digest": digest, "measure": measure}
+HANDLERS = {"status": status, "chase": chase, "measure": measure}

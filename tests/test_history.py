@@ -84,3 +84,14 @@ def test_a_folder_is_refused_as_a_folder(tmp_path, loaded, clock):
     with pytest.raises(ImportRejected) as caught:
         loaded.service.import_history(tmp_path, clock())
     assert "is a folder; give the file inside it" in str(caught.value.problems[0])
+def test_a_quarterly_figure_may_be_given_by_financial_year_quarter(tmp_path, loaded, clock):
+    path = write(tmp_path, "RSK-01,2026/27-Q1,3,,\nRSK-01,2025/26-Q4,4,,\n")
+    assert loaded.service.import_history(path, clock()) == (2, 2)
+    frame = loaded.store.history_frame()
+    assert sorted(frame["period"]) == ["2026-Q1", "2026-Q2"], "Q4 2025/26 is January to March"
+
+
+def test_a_year_is_not_a_period_a_figure_is_for(tmp_path, loaded, clock):
+    with pytest.raises(ImportRejected) as caught:
+        loaded.service.import_history(write(tmp_path, "OD-01,2025/26,52,,\n"), clock())
+    assert "'2025/26' is a year; a figure is for a month" in str(caught.value.problems[0])

@@ -1,3 +1,4 @@
+import re
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -19,6 +20,7 @@ from bot.periods import (
     quarterly,
     reporting_period,
 )
+from bot.spans import financial_year_of, parse_span
 
 # One calendar for the whole module: holidays are cached per year, and it holds no clock.
 CAL = WorkingCalendar()
@@ -536,3 +538,74 @@ def test_next_sending_time_is_never_quiet_and_never_earlier(now):
     assert sent >= now
     assert not CAL.is_quiet(sent)
     assert sent - now < timedelta(days=7)
+
+
+# --- Spans: what a report covers ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "first", "last"),
+    [
+        ("2026-10", "October 2026", "2026-10", "2026-10"),
+        ("2026-Q3", "Q3 2026, July to September 2026", "2026-07", "2026-09"),
+        ("2026", "2026, January to December 2026", "2026-01", "2026-12"),
+        ("2026/27", "2026/27, April 2026 to March 2027", "2026-04", "2027-03"),
+        ("2026/27-Q1", "Q1 2026/27, April to June 2026", "2026-04", "2026-06"),
+        ("2026/27-Q2", "Q2 2026/27, July to September 2026", "2026-07", "2026-09"),
+        ("2026/27-Q4", "Q4 2026/27, January to March 2027", "2027-01", "2027-03"),
+        (" 2026/2027-q3 ", "Q3 2026/27, October to December 2026", "2026-10", "2026-12"),
+    ],
+)
+def test_every_period_form_people_use_is_read_and_labelled_as_they_say_it(
+    text, label, first, last
+):
+    span = parse_span(text)
+    assert (span.label, str(span.first), str(span.last)) == (label, first, last)
+
+
+def test_the_financial_year_turns_between_march_and_april():
+    assert str(financial_year_of(monthly(2027, 3))) == "2026/27"
+    assert str(financial_year_of(monthly(2027, 4))) == "2027/28"
+    assert str(parse_span("2027-03").year_to_date().first) == "2026-04"
+    assert str(parse_span("2027-04").year_to_date().first) == "2027-04"
+    assert [str(m) for m in parse_span("2027-04").year_to_date().months] == ["2027-04"]
+
+
+def test_a_financial_year_can_start_in_another_quarter():
+    assert parse_span("2026/27", year_start=7).label == "2026/27, July 2026 to June 2027"
+    assert parse_span("2026/27-Q1", year_start=1).label == "Q1 2026/27, January to March 2026"
+    assert str(financial_year_of(monthly(2026, 6), year_start=7)) == "2025/26"
+
+
+def test_a_financial_year_quarter_holds_exactly_one_calendar_quarter():
+    assert [str(q) for q in parse_span("2026/27-Q2").quarters] == ["2026-Q3"]
+    assert [str(q) for q in parse_span("2026/27").quarters] == [
+        "2026-Q2", "2026-Q3", "2026-Q4", "2027-Q1"]
+    assert parse_span("2026/27-Q4").contains(quarterly(2027, 1))
+    assert not parse_span("2026/27-Q4").contains(quarterly(2026, 4))
+
+
+def test_the_same_span_a_year_earlier_keeps_its_form():
+    assert [str(parse_span(t).shift_years(-1)) for t in
+            ("2026-10", "2026-Q3", "2026", "2026/27", "2026/27-Q4")] == [
+        "2025-10", "2025-Q3", "2025", "2025/26", "2025/26-Q4"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("2026/28", "write 2026/27"),
+        ("2026/27-Q5", "quarter 5 is not 1 to 4"),
+        ("2026-13", "month 13 is not 1 to 12"),
+        ("26", "is not a period; write a month"),
+        ("last year", "a financial year (\"2026/27\")"),
+    ],
+)
+def test_a_period_that_cannot_be_read_is_refused_naming_the_forms(text, message):
+    with pytest.raises(InvalidPeriod, match=re.escape(message)):
+        parse_span(text)
+
+
+def test_a_financial_year_must_start_at_a_calendar_quarter():
+    with pytest.raises(InvalidPeriod, match="month 1, 4, 7 or 10"):
+        parse_span("2026/27", year_start=5)

@@ -135,3 +135,38 @@ def test_an_error_is_logged_and_the_user_told_once(inbound, fake, caplog):
     inbound.command("digest preview")
     assert "Sorry, something went wrong on pmbot's side" in answer(fake)
     assert "Slack command /pm failed" in caplog.text
+
+
+def test_a_financial_year_quarters_digest_is_posted_with_its_pack(inbound, fake):
+    inbound.command("digest 2026/27-Q2")
+    assert "Posted the Q2 2026/27, July to September 2026 digest" in answer(fake)
+    (pack,) = fake.uploads.values()
+    assert pack["filename"] == "performance-pack-2026-27-Q2.html"
+
+
+def test_an_areas_scorecard_preview_shows_only_that_area(inbound, fake):
+    inbound.command("digest 2026-09 --area Risk preview")
+    (preview,) = fake.ephemeral
+    shown = texts(preview)
+    assert "Risk scorecard: September 2026" in shown
+    assert "Operational delivery" not in shown and fake.posted() == []
+
+
+def test_a_years_digest_posts_the_annual_report(inbound, fake):
+    inbound.command("digest 2025/26")
+    (pack,) = fake.uploads.values()
+    assert pack["filename"] == "annual-report-2025-26.html"
+    assert pack["title"] == "Annual performance report, 2025/26, April 2025 to March 2026"
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("digest 2026/28", "`2026/28` is not a period"),
+        ("digest --area", "Name the outcome area after `--area`"),
+        ("digest 2026-10 --area Nowhere", "There is no outcome area `Nowhere`"),
+    ],
+)
+def test_a_mistyped_digest_says_what_to_type(inbound, fake, text, says):
+    inbound.command(text)
+    assert says in answer(fake)

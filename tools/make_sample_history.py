@@ -70,8 +70,9 @@ SCENARIOS: dict[str, dict] = {
         comments={
             "2024-01": "January peak in applications after the Christmas closure",
             "2026-01": "Recruitment of 40 new case managers completed; training ends this month",
-            "2026-02": "New case managers now making decisions; average time down 11 days",
-            "2026-09": "Sixth month running below target since the new case managers started",
+            "2026-02": "public: New case managers now making decisions; average time down 11 days",
+            "2026-09": "public: Sixth month running below target since the new case managers "
+            "started",
         },
     ),
     # Backlog grows to a winter 2025 peak, then falls every month from 2026-01:
@@ -110,7 +111,7 @@ SCENARIOS: dict[str, dict] = {
         final=81.2,
         comments={
             "2025-01": "Winter peak in calls; 25 advisers moved from back office for four weeks",
-            "2025-06": "New call-back option live: callers keep their place in the queue",
+            "2025-06": "public: New call-back option live: callers keep their place in the queue",
         },
     ),
     # Improving steadily (special cause improvement: recent points above the upper limit)
@@ -120,7 +121,7 @@ SCENARIOS: dict[str, dict] = {
         noise=2.5,
         final=83.9,
         comments={
-            "2024-10": "Dedicated re-determination team set up",
+            "2024-10": "public: Dedicated re-determination team set up",
             "2026-09": "Requests up 30% as the ADP backlog clears; 12 decision makers "
             "redeployed to re-determinations from October",
         },

@@ -55,6 +55,7 @@ def environment(templates_dir: Path = TEMPLATES) -> jinja2.Environment:
         count=lambda n: f"{n:,}",
         day=show_day,
         when=show_when,
+        month=show_month,
     )
     env.globals.update(_labels(env), zip=zip)
     env.globals["gap_text"] = lambda m: gap_text(m, env.globals["GAP"])
@@ -72,7 +73,7 @@ def labels() -> dict[str, dict[str, str]]:
 def _labels(env: jinja2.Environment) -> dict[str, dict[str, str]]:
     module = env.get_template("digest/labels.txt").module
     names = ("STATUS", "REASON", "VARIATION", "ASSURANCE", "GAP", "CHANGE", "LIMITS", "RULE",
-             "MATRIX_ROW", "MATRIX_COLUMN")  # fmt: skip
+             "MATRIX_ROW", "MATRIX_COLUMN", "AGGREGATE", "DIRECTION", "YEAR_STATUS")  # fmt: skip
     return {name: dict(getattr(module, name)) for name in names}
 
 
@@ -141,6 +142,9 @@ def gap_text(measure: MeasureView, words: dict[str, str] | None = None) -> str:
     'no figure: not received by the due date'
     """
     words = words or labels()["GAP"]
+    missing = getattr(measure, "missing_months", ())
+    if missing and measure.status in ("not_available", "missing"):
+        return words["months_missing"].format(months=", ".join(map(show_month, missing)))
     if measure.status == "not_available":
         reason = " ".join(measure.reason.split())
         if reason:
@@ -201,6 +205,12 @@ so the limits may still move'
         since = measure.rebased_from
         parts.append(words["trial"].format(since=since) if since else words["trial_from_start"])
     return "; ".join(parts)
+def show_month(period: str) -> str:
+    """``show_month("2026-08") == "August 2026"``; a quarter stays as written."""
+    try:
+        return f"{date.fromisoformat(period + '-01'):%B %Y}"
+    except ValueError:
+        return period
 
 
 def show_day(day: date) -> str:

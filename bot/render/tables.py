@@ -45,7 +45,7 @@ from bot.tolerance import parse_tolerance, rag
 # Column order of both files; the CLI's `status --json` uses the same names where they overlap.
 COLUMNS = (
     "cycle", "period", "period_start", "area", "measure_id", "name", "unit", "better", "frequency",
-    "value", "display_value", "target", "amber_tolerance", "amber_tolerance_kind",
+    "aggregate", "value", "display_value", "target", "amber_tolerance", "amber_tolerance_kind",
     "red_tolerance", "red_tolerance_kind", "status",
     "is_exception", "exception_reasons", "verdict", "previous_value", "change",
     "value_1y_ago", "change_1y", "pct_change_1y", "value_2y_ago", "change_2y", "pct_change_2y",
@@ -53,12 +53,13 @@ COLUMNS = (
     "variation", "assurance", "special_cause",
     "trial_limits", "rebased_from", "mean", "lower_limit", "upper_limit",
     "projected_breach_period", "projection_method",
+    "ytd_months", "ytd_value", "ytd_target", "ytd_status", "ytd_last_year",
     "reason", "commentary", "revised", "revisions",
     "owner_name", "owner_email", "submitted_by", "submitted_at", "channel",
 )  # fmt: skip
 NUMBERS = {
     "value", "target", "previous_value", "change", "mean", "lower_limit", "upper_limit",
-    "amber_tolerance", "red_tolerance",
+    "amber_tolerance", "red_tolerance", "ytd_value", "ytd_target", "ytd_last_year",
     *(f"{name}_{n}y{suffix}" for n in (1, 2, 3)
       for name, suffix in (("value", "_ago"), ("change", ""), ("pct_change", ""))),
 }  # fmt: skip
@@ -67,6 +68,7 @@ SERIES_COLUMNS = (
     "mean", "lower_limit", "upper_limit", "special_cause",
 )  # fmt: skip
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+OGL = "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
 MAX_DECIMALS = 3
 
 
@@ -143,8 +145,10 @@ def write_tables(digest: Digest, directory: Path) -> list[Path]:
         columns = getattr(words, name)
         title = words.TITLES[name.lower()].format(cycle=digest.cycle)  # type: ignore[attr-defined]
         meta = Path(f"{path}-metadata.json")
-        meta.write_text(json.dumps(_csvw(path.name, title, frame, columns), indent=2,
-                                   ensure_ascii=False), encoding="utf-8")  # fmt: skip
+        csvw = _csvw(path.name, title, frame, columns)
+        if digest.public:  # published: say under what licence
+            csvw["dc:license"] = {"@id": OGL}
+        meta.write_text(json.dumps(csvw, indent=2, ensure_ascii=False), encoding="utf-8")
         metadata.append(meta)
     files = (("measures", measures, "MEASURES"), ("series", series, "SERIES"))
     dictionary = pd.DataFrame(
@@ -199,6 +203,7 @@ def _row(digest: Digest, m: MeasureView) -> dict[str, Any]:
         "unit": m.unit,
         "better": m.better,
         "frequency": m.frequency,
+        "aggregate": m.aggregate,
         "value": m.value,
         "display_value": m.display_value,
         "target": m.target,
@@ -230,6 +235,10 @@ def _row(digest: Digest, m: MeasureView) -> dict[str, Any]:
         "submitted_at": _moment(m.submitted_at),
         "channel": m.channel or "",
     }
+    if m.year_to_date:
+        ytd = m.year_to_date
+        row.update(ytd_months=ytd.label, ytd_value=ytd.value, ytd_target=ytd.target,
+                   ytd_status=ytd.status, ytd_last_year=ytd.last_year)  # fmt: skip
     for y in m.year_on_year:
         if y.years_ago in (1, 2, 3):
             row[f"value_{y.years_ago}y_ago"] = y.value

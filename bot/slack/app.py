@@ -27,9 +27,9 @@ from slack_sdk import WebClient
 from bot.chat import Notice
 from bot.digest_model import Digest
 from bot.events import Prompt
-from bot.periods import Period
 from bot.reach import Reach
 from bot.render.slack import slack_blocks
+from bot.reports import slug
 from bot.service import Service
 from bot.settings import Settings
 from bot.slack.blocks import Text
@@ -45,6 +45,7 @@ from bot.slack.notify import SlackAlertSender, SlackNotifier
 from bot.slack.people import TRANSPORT, People
 from bot.slack.views import Views
 from bot.slack.worklist import Worklist, cycle_from, worklist
+from bot.spans import Span
 
 log = logging.getLogger("pmbot.slack")
 LISTENER_THREADS = 16  # Bolt's default of 5 lets five slow listeners block every new request
@@ -106,13 +107,42 @@ class SlackRuntime:
         filename = f"performance-pack-{digest.cycle}.html"
         return self.notifier.post_digest(channel, slack_blocks(digest), pack, filename, title)
 
+    def post_report(self, span: Span, area: str = "") -> str | None:
+        """Post a quarter's or a year's digest (a year's: the annual report), or one area's, on
+        demand; a whole month's goes through `Reach.post_digest` and its ledger."""
+        channel = self.bot.settings.leadership_channel
+        if not channel:
+            return None
+        return self.notifier.post_digest(channel, *self.report_content(span, area))
+
+    def report_content(self, span: Span, area: str) -> tuple[dict[str, Any], str, str, str]:
+        """The message, the page and its file name and title for a span (and area)."""
+        # The renderers are heavy: loaded on use, as Reach.post_digest does.
+        from bot.render.annual import drafted, render_annual
+        from bot.render.pack import render_pack
+
+        now, suffix = self.bot.clock(), f"-{slug(area)}" if area else ""
+        if span.is_year:
+            report = drafted(self.bot.service.annual(span, now, area=area))
+            title = self.views.text.plain("annual_title", report.label)
+            content = self.views.say("annual_ready", report.label, area)
+            filename = f"annual-report-{report.slug}{suffix}.html"
+            return content, render_annual(report), filename, title
+        digest = self.bot.service.report(span, now, area=area)
+        title = self.views.text.plain("pack_title", digest.cycle_label)
+        filename = f"performance-pack-{digest.cycle}{suffix}.html"
+        return slack_blocks(digest), render_pack(digest), filename, title
+
     # -- for the handlers -------------------------------------------------------------------
 
-    def preview_digest(
-        self, cycle: Period, channel: str, user_id: str, respond: Callable[..., Any]
+    def preview_report(
+        self, span: Span, area: str, channel: str, user_id: str, respond: Callable[..., Any]
     ) -> None:
-        """The digest shown only to `user_id` in the channel where they asked for it."""
-        content = slack_blocks(self.bot.service.digest(cycle, self.bot.clock()))
+        """Any span's digest (or one area's) shown only to `user_id` where they asked for it."""
+        if span.kind == "month" and not area:
+            content = slack_blocks(self.bot.service.digest(span.first, self.bot.clock()))
+        else:
+            content = self.report_content(span, area)[0]
         try:
             self.notifier.ephemeral(channel, user_id, content)
         except SlackError as exc:
