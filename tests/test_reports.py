@@ -6,6 +6,7 @@ import re
 
 import pandas as pd
 import pytest
+import yaml
 
 from bot.cli import main
 from bot.settings import PROJECT_ROOT
@@ -71,6 +72,8 @@ def test_the_public_pack_has_no_address_and_only_commentary_marked_public(
     written = sorted(tmp_path.iterdir())
     assert written and not any(p.suffix == ".eml" or p.name.endswith("slack.json") for p in written)
     history = pd.read_csv(PROJECT_ROOT / "data" / "history.csv", dtype=str, keep_default_na=False)
+    people = yaml.safe_load((PROJECT_ROOT / "data" / "measures.yaml").read_text())["people"]
+    names = [p["name"] for p in people]
     internal = [c for c in history["commentary"] if c and not c.startswith("public:")]
     for path in written:
         text = path.read_text(encoding="utf-8-sig", errors="ignore")
@@ -78,6 +81,7 @@ def test_the_public_pack_has_no_address_and_only_commentary_marked_public(
             continue
         assert not re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", text), path.name
         assert not [c for c in internal if c in text], path.name
+        assert not [n for n in names if n in text], path.name
         assert "RSK-01" not in text, "a measure marked public: false is left out"
     html = next(p for p in written if p.suffix == ".html").read_text()
     assert "Open Government Licence" in html and "Accessibility" in html
