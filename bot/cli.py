@@ -280,12 +280,10 @@ def cmd_digest(args, bot: Bot) -> None:
         paths = bot.write_annual(span, Path(args.out), **options,
                                  draft_assurance=Path(draft) if draft else None,
                                  assurance=Path(edited) if edited else None)  # fmt: skip
-        what = "Public annual report" if args.public else "Annual report"
     elif args.draft_assurance or args.assurance:
         raise UsageError("--draft-assurance and --assurance are for a year's report, e.g. 2025/26")
     else:
         paths = bot.write_report(span, Path(args.out), **options)
-        what = "Public pack" if args.public else "Digest"
     if args.pdf:
         from bot.render.pdf import PdfUnavailable, print_pdf
 
@@ -293,11 +291,7 @@ def cmd_digest(args, bot: Bot) -> None:
             paths.insert(1, print_pdf(paths[0], paths[0].with_suffix(".pdf")))
         except PdfUnavailable as exc:
             raise UsageError(f"the digest is written, but not its PDF: {exc}") from None
-    if args.area:
-        what += f" of {args.area}"
-    print(f"{what} for {span.label} written:")
-    for path in paths:
-        print(f"  {path}")
+    print(say(bot, "report_written", span.label, paths, span.is_year, args.public, args.area))
 
 
 @with_chats

@@ -390,6 +390,15 @@ def _email(row: Mapping, field: str, *, required: bool) -> str:
     return email
 
 
+def _choice(row: Mapping, field: str, allowed: tuple[str, ...], default: str) -> str:
+    """A field taking one of a few words, or ``default`` when left out."""
+    raw = row.get(field)
+    value = ("" if raw is None else str(raw)).strip().lower() or default  # YAML's false is False
+    if value != default and value not in allowed:
+        raise FieldProblem(field, f"{value!r} is not allowed; use {', '.join(allowed)}")
+    return value
+
+
 def validate_measure(number: int, row: Any, problems: list[Problem]) -> Measure | None:
     if not isinstance(row, Mapping):
         problems.append(Problem(number, "", "each measure must be a mapping of field: value"))
@@ -429,12 +438,14 @@ def validate_measure(number: int, row: Any, problems: list[Problem]) -> Measure 
     if frequency not in FREQUENCIES:
         problem("frequency", f"{frequency!r} is not allowed; use monthly or quarterly")
 
-    aggregate = text("aggregate").lower()
-    if aggregate and aggregate not in AGGREGATES:
-        problem("aggregate", f"{aggregate!r} is not allowed; use {', '.join(AGGREGATES)}")
-    public = text("public").lower() or "true"
-    if public not in {"true", "false", "yes", "no"}:
-        problem("public", f"{public!r} is not allowed; use true or false")
+    choices = {"aggregate": (AGGREGATES, ""), "public": (("true", "false", "yes", "no"), "true")}
+    chosen = {}
+    for name, (allowed, default) in choices.items():
+        try:
+            chosen[name] = _choice(row, name, allowed, default)
+        except FieldProblem as exc:
+            problem(exc.field, str(exc))
+    aggregate, public = chosen.get("aggregate", ""), chosen.get("public", "true")
 
     target = parse_target(text("target"), problem) if text("target") else None
     steps: tuple[TargetStep, ...] = ()

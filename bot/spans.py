@@ -24,10 +24,6 @@ YEAR = "year"
 FINANCIAL_YEAR = "financial_year"
 FINANCIAL_QUARTER = "financial_quarter"
 YEAR_TO_DATE = "year_to_date"
-SPAN_FORMS = (
-    'a month ("2026-10"), a quarter ("2026-Q3"), a year ("2026"), a financial year ("2026/27") '
-    'or a financial-year quarter ("2026/27-Q2")'
-)
 
 _YEAR_RE = re.compile(r"(\d{4})")
 _MONTH_OR_QUARTER_RE = re.compile(r"\d{4}(-\d{1,2}|-?[Qq]\d)")  # parse_period says what is wrong
@@ -158,7 +154,7 @@ def financial_year_of(month: Period, year_start: int = YEAR_START) -> Span:
 def financial_quarter(start_year: int, quarter: int, year_start: int = YEAR_START) -> Span:
     """Quarter ``quarter`` (1 to 4) of the financial year starting in ``start_year``."""
     if not 1 <= quarter <= 4:
-        raise InvalidPeriod(f"quarter {quarter} is not 1 to 4; write {SPAN_FORMS}")
+        raise InvalidPeriod(f"quarter {quarter} is not 1 to 4")
     year = financial_year(start_year, year_start)
     first = year.first.shift(3 * (quarter - 1))
     return Span(FINANCIAL_QUARTER, first, first.shift(2), f"{year.text}-Q{quarter}")
@@ -177,7 +173,7 @@ def parse_span(text: str, year_start: int = YEAR_START) -> Span:
     'Q4 2026/27, January to March 2027'
     """
     if not isinstance(text, str):
-        raise InvalidPeriod(f"expected period text, got {text!r}; write {SPAN_FORMS}")
+        raise InvalidPeriod(f"expected period text, got {text!r}")
     cleaned = text.strip()
     if match := _YEAR_RE.fullmatch(cleaned):
         year = int(match[1])
@@ -202,7 +198,10 @@ def parse_span(text: str, year_start: int = YEAR_START) -> Span:
             raise InvalidPeriod(f"{text!r}: {exc}") from None
     if _MONTH_OR_QUARTER_RE.fullmatch(cleaned):
         return as_span(parse_period(cleaned))
-    raise InvalidPeriod(f"{text!r} is not a period; write {SPAN_FORMS}")
+    raise InvalidPeriod(
+        f"{text!r} is not a period; write a month (\"2026-10\"), a quarter (\"2026-Q3\"), a year "
+        f"(\"2026\"), a financial year (\"2026/27\") or a financial-year quarter (\"2026/27-Q2\")"
+    )
 
 
 def parse_reporting_period(text: str, year_start: int = YEAR_START) -> Period:

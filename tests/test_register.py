@@ -185,3 +185,17 @@ def test_an_areas_entry_that_is_not_a_list_is_refused(tmp_path):
     with pytest.raises(ImportRejected) as caught:
         load_register(write(tmp_path, "r.yaml", AREA_REGISTER + "  name: Risk\n"))
     assert str(caught.value.problems[0]) == "file, areas: 'areas:' must be a list"
+
+
+def test_aggregate_and_public_are_read_and_a_wrong_word_is_named(tmp_path):
+    rows = ("  - {id: OD-01, name: A, area: Ops, unit: count, better: up, target: 5,"
+            " owner_email: a@agency.example, aggregate: LAST, public: false}\n")
+    [measure] = load_register(write(tmp_path, "r.yaml", "measures:\n" + rows)).measures
+    assert (measure.aggregate, measure.public) == ("last", False)
+    bad = rows.replace("LAST", "median").replace("false", "maybe")
+    with pytest.raises(ImportRejected) as caught:
+        load_register(write(tmp_path, "r.yaml", "measures:\n" + bad))
+    assert [str(p) for p in caught.value.problems] == [
+        "row 1, aggregate: 'median' is not allowed; use sum, mean, last, min, max",
+        "row 1, public: 'maybe' is not allowed; use true, false, yes, no",
+    ]
