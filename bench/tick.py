@@ -1,89 +1,155 @@
-"""Benchmark: the scheduler's tick with 2,000 measures and a year of ledger behind it.
+"""Benchmark: the scheduler's tick on each kind of day, with a year of history behind it.
 
-Plays twelve monthly cycles on a simulated clock (two ticks every working day, a third of
-owners answering after the prompt, a third after a reminder, a third never), then reports the
-ledger's growth per month and the time of one tick on a busy day (target under 200 ms).
+For each size (500, 2,000 and 8,000 measures; owners = measures / 5) and each path, a child
+process copies the cached world (bench/world.py), sets the current cycle (October 2026) to the
+state that day finds, and times one `Bot.tick()`:
 
-    .venv/bin/python bench/tick.py [--measures 2000]
+- idle: prompts sent, a third of owners answered, nothing due (the floor of this table);
+- idle-bare: the same on a database without the year of ledger, outbox and inbound;
+- idle-chat: the same with Slack configured (the repo's fake Slack, in its own process on
+  127.0.0.1, so its CPU is not counted) and a leadership channel;
+- prompt: the first working day: every owner prompted by email;
+- reminder: a third answered, the others reminded;
+- escalation: two thirds answered, the rest escalated to the coordinator and their deputies;
+- digest: the digest day: the digest emailed to leaders with the pack attached.
+
+An idle tick is measured after one tick has run (a scheduler ticks every minute). Prints CPU
+seconds, peak memory, the ratio to the idle tick and the growth exponent of each path.
+
+    .venv/bin/python bench/tick.py [--sizes 500 2000 8000] [--paths idle escalation]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import multiprocessing
 import sys
 import tempfile
-import time
-from dataclasses import replace
-from datetime import datetime, timedelta
+from multiprocessing.connection import Connection
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from world import (  # noqa: E402
+    CYCLE,
+    Figure,
+    at,
+    copy_world,
+    measure_in_child,
+    owner_of,
+    peak_mb,
+    print_table,
+    settings,
+    sizes_argument,
+    timed,
+)
 
 from bot.app import create_app  # noqa: E402
-from bot.events import Submission  # noqa: E402
-from bot.measures import Measure, Person  # noqa: E402
-from bot.periods import LONDON  # noqa: E402
-from bot.settings import Settings  # noqa: E402
+from bot.store import StoredSubmission  # noqa: E402
+
+PATHS = ("idle", "idle-bare", "idle-chat", "prompt", "reminder", "escalation", "digest")
+PROMPT_DAY, REMINDER_DAY, ESCALATION_DAY = "2026-11-02", "2026-11-04", "2026-11-10"
 
 
-def register(measures: int) -> list[Measure]:
-    return [
-        Measure(id=f"M{n // 1000 + 1}-{n % 1000:03d}", name=f"Measure {n}", area="Area",
-                unit="count", better="down", target=100, red_tolerance="10%",
-                owner_email=f"owner{n % 400}@agency.example",
-                frequency="quarterly" if n % 10 == 0 else "monthly")  # fmt: skip
-        for n in range(measures)
-    ]
+def serve_fake_slack(conn: Connection) -> None:
+    """The fake Slack Web API in a process of its own, until the parent says stop."""
+    from tests.fake_slack import FakeSlack
+    from tests.slack_inbound import LEADERS
+
+    with FakeSlack() as fake:
+        fake.add_channel(LEADERS)
+        conn.send(fake.base_url)
+        conn.recv()
+
+
+def answer(bot, share: int, now) -> None:
+    """Owners whose number mod 3 is below `share` send every figure of the cycle."""
+    report = bot.service.status(CYCLE, now)
+    bot.store.add_submissions(
+        StoredSubmission(row["id"], row["period"], float(row["target"]), "", "", row["owner_email"],
+                         "email", f"now:{row['id']}:{row['period']}", now)  # fmt: skip
+        for row in report.measures
+        if int(row["owner_email"][5:].split("@")[0]) % 3 < share
+    )
+
+
+def record(bot, kind: str, keys, when: str) -> None:
+    now = at(when)
+    with bot.store.atomic():
+        for key in keys:
+            bot.service.record_action(kind, key, now, cycle=str(CYCLE))
+
+
+def child(path: str, measures: int) -> Figure:
+    workdir = Path(tempfile.mkdtemp(prefix="pmbot-tick-"))
+    copy_world(measures, workdir, year=path != "idle-bare")
+    clock = {"now": at(f"{PROMPT_DAY}T09:00")}
+    changes = {}
+    stop = None
+    if path == "idle-chat":
+        from tests.fake_slack import BOT_TOKEN
+        from tests.slack_inbound import LEADERS, SECRET
+
+        stop, theirs = multiprocessing.Pipe()
+        multiprocessing.Process(target=serve_fake_slack, args=(theirs,), daemon=True).start()
+        changes = {"slack_bot_token": BOT_TOKEN, "slack_signing_secret": SECRET,
+                   "slack_api_url": stop.recv(), "leadership_channel": LEADERS,
+                   "extra": {"PMBOT_SLACK_RATE": "0"}}  # fmt: skip
+    bot = create_app(settings(workdir, **changes), clock=lambda: clock["now"])
+    if path == "idle-chat":
+        from bot.slack.app import create_slack
+
+        bot.chat = create_slack(bot)
+    owners = sorted({owner_of(n) for n in range(measures)})
+    cycle = str(CYCLE)
+    if path != "prompt":
+        record(bot, "prompt", [f"{o}:{cycle}" for o in owners], f"{PROMPT_DAY}T09:00")
+    if path.startswith("idle") or path == "reminder":
+        answer(bot, 1, at(f"{PROMPT_DAY}T10:00"))
+    if path in ("escalation", "digest"):
+        answer(bot, 2, at(f"{REMINDER_DAY}T10:00"))
+        record(bot, "reminder", [f"{o}:{cycle}:{n}" for o in owners for n in (1, 2)],
+               f"{REMINDER_DAY}T09:00")  # fmt: skip
+        record(bot, "summary", [cycle], "2026-11-09T09:00")
+        # Escalation and digest fall on the same day: each is timed alone.
+        record(bot, "digest" if path == "escalation" else "escalation",
+               [cycle] if path == "escalation" else [f"{o}:{cycle}" for o in owners],
+               f"{ESCALATION_DAY}T08:00")  # fmt: skip
+    day = {"reminder": REMINDER_DAY, "escalation": ESCALATION_DAY, "digest": ESCALATION_DAY}
+    clock["now"] = at(f"{day.get(path, PROMPT_DAY)}T{'11' if path.startswith('idle') else '09'}:00")
+    if path.startswith("idle"):
+        bot.tick()  # the first tick of the day; the one measured is the next
+        clock["now"] = clock["now"].replace(minute=1)
+    out: dict = {}
+    with timed(out):
+        actions = bot.tick()
+    kinds = sorted({a.kind for a in actions})
+    if path.startswith("idle") and actions:
+        sys.exit(f"the idle tick did something: {kinds}")
+    if not path.startswith("idle") and kinds != [path]:
+        sys.exit(f"the {path} tick did {kinds}")
+    extra = {"actions": len(actions), "wall": out["wall"], "ledger": bot.store.count("ledger")}
+    bot.close()
+    if stop is not None:
+        stop.send("stop")
+    return Figure(path, measures, out["cpu"], peak_mb(), extra)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--measures", type=int, default=2000)
-    parser.add_argument("--months", type=int, default=12)
+    sizes_argument(parser)
+    parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=PATHS)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        clock = {"now": datetime(2025, 11, 1, 8, tzinfo=LONDON)}
-        settings = replace(Settings.from_env({}), db_path=Path(tmp) / "bench.db",
-                           maildir=Path(tmp) / "mail", mail_from="pmbot@agency.example")
-        bot = create_app(settings, clock=lambda: clock["now"])
-        bot.store.save_register(register(args.measures), [
-            Person("coord@agency.example", roles=("coordinator",)),
-            Person("lead@agency.example", roles=("leadership",)),
-        ], clock["now"])  # fmt: skip
-        owners = sorted({m.owner_email for m in bot.service.measures()})
-        by_owner = {o: [m for m in bot.service.measures() if m.owner_email == o] for o in owners}
-        ledger_per_month, tick_times = [], []
-        end = clock["now"] + timedelta(days=31 * args.months)
-        while clock["now"] < end:
-            for hour in (9, 15):
-                now = clock["now"] = clock["now"].replace(hour=hour)
-                started = time.perf_counter()
-                bot.tick()
-                tick_times.append(time.perf_counter() - started)
-                # Owners answer: a third on the day after their prompt, a third after a reminder.
-                for kind, share in (("prompt", 0), ("reminder", 1)):
-                    for row in bot.store.ledger(kind):
-                        owner = row["key"].split(":")[0]
-                        if hash(owner) % 3 != share or row["at"][:10] != now.date().isoformat():
-                            continue
-                        for measure in by_owner[owner]:
-                            bot.service.submit(Submission(measure.id, "95 steady", owner, "cli",
-                                                          f"{row['key']}:{measure.id}", now))
-            if clock["now"].day == 1:
-                ledger_per_month.append(bot.store.count("ledger"))
-            clock["now"] += timedelta(days=1)
-        growth = [b - a for a, b in zip(ledger_per_month, ledger_per_month[1:], strict=False)]
-        busy = sorted(tick_times[-60:])  # the last month's ticks, with the whole year behind
-        print(f"{args.measures} measures, {len(owners)} owners, {args.months} months")
-        print(f"ledger rows: {bot.store.count('ledger')} in all; per month "
-              f"{statistics.mean(growth):.0f} (min {min(growth)}, max {max(growth)})")
-        print(f"outbox rows (sent mail): {bot.store.count('outgoing')}; database "
-              f"{(Path(tmp) / 'bench.db').stat().st_size / 1e6:.1f} MB")
-        print(f"tick with a year of ledger: median {busy[len(busy) // 2] * 1000:.0f} ms, "
-              f"slowest {busy[-1] * 1000:.0f} ms (target < 200 ms)")
-        bot.close()
+    if args.child:
+        print(child(args.child, args.measures).as_json())
+        return
+    figures = []
+    for path in args.paths:
+        for size in args.sizes:
+            figures += measure_in_child(Path(__file__), path, size)
+            print(f"  {path} at {size}: {figures[-1].cpu:.3f} s CPU", file=sys.stderr, flush=True)
+    floors = {f.measures: f.cpu for f in figures if f.path == "idle"}
+    print_table(figures, lambda f: floors.get(f.measures), "idle tick", ("actions", "wall"))
 
 
 if __name__ == "__main__":
