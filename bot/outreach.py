@@ -50,8 +50,8 @@ class Outreach(ABC):
     def due_prompts(self, cycle: Period, now: datetime) -> list[Prompt]:
         """One prompt per owner with outstanding measures in this cycle and no prompt sent yet."""
         report = self.status(cycle, now)
-        done = {row["key"] for row in self.store.ledger("prompt")}
-        owners = [o for o in report.outstanding if f"{o}:{cycle}" not in done]
+        # One indexed look-up per owner: the prompt ledger grows every cycle.
+        owners = [o for o in report.outstanding if not self.done("prompt", f"{o}:{cycle}")]
         return list(self.prompts_for(cycle, report, owners).values())
 
     def prompts_for(
@@ -124,12 +124,12 @@ class Outreach(ABC):
         }
 
     def deputies_of(self, measure_ids: Iterable[str]) -> list[str]:
-        ids = set(measure_ids)
-        return sorted({m.deputy_email for m in self.store.measures() if m.id in ids} - {""})
+        by_id = self.registered()[1]
+        return sorted({by_id[i].deputy_email for i in measure_ids if i in by_id} - {""})
 
     def people_with_role(self, role: str) -> list[str]:
         configured = {"coordinator": self.coordinators, "leadership": self.leaders}[role]
-        listed = {p.email for p in self.store.people() if role in p.roles}
+        listed = {p.email for p in self.registered()[2].values() if role in p.roles}
         return sorted(configured | listed)
 
     def record_action(
@@ -181,7 +181,7 @@ class Outreach(ABC):
         if not ids:
             return {}
         history = self.store.history_frame(ids)
-        units = {m.id: m.unit for m in self.store.measures()}
+        units = {m.id: m.unit for m in self.registered()[0]}
         latest = history.sort_values(["measure_id", "period"]).groupby("measure_id").tail(1)
         return {
             row.measure_id: (

@@ -207,4 +207,29 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE measures ADD COLUMN public INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE submissions ADD COLUMN public INTEGER NOT NULL DEFAULT 0;
     """,
+    # 11: nothing a tick or a reply asks scans a table that grows with age. A reply finds the
+    # prompt it answers by Message-ID; a tick finds only the sent mail whose body it still
+    # keeps. `register_version` moves whenever the register or people change, so what is
+    # built from them (the digest model) can be kept until it does.
+    """
+    CREATE INDEX ledger_by_ref ON ledger (transport_ref, kind);
+    CREATE INDEX outgoing_bodies ON outgoing (sent_at) WHERE length(message) > 0;
+    CREATE TABLE register_version (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL
+    );
+    INSERT INTO register_version VALUES (1, 0);
+    CREATE TRIGGER register_version_measure_added AFTER INSERT ON measures
+    BEGIN UPDATE register_version SET version = version + 1; END;
+    CREATE TRIGGER register_version_measure_changed AFTER UPDATE ON measures
+    BEGIN UPDATE register_version SET version = version + 1; END;
+    CREATE TRIGGER register_version_person_added AFTER INSERT ON people
+    BEGIN UPDATE register_version SET version = version + 1; END;
+    CREATE TRIGGER register_version_person_changed AFTER UPDATE ON people
+    BEGIN UPDATE register_version SET version = version + 1; END;
+    CREATE TRIGGER register_version_measure_removed AFTER DELETE ON measures
+    BEGIN UPDATE register_version SET version = version + 1; END;
+    CREATE TRIGGER register_version_person_removed AFTER DELETE ON people
+    BEGIN UPDATE register_version SET version = version + 1; END;
+    """,
 )

@@ -92,6 +92,13 @@ class Service(Outreach):
         self.calendar = calendar
         self.coordinators = {c.lower() for c in coordinators}
         self.leaders = {c.lower() for c in leaders}
+        # The register and people as last read, with the register version they were read at:
+        # a tick, a reply or an escalation asks for them many times, and they rarely change.
+        self._register: tuple[int, list[Measure], dict[str, Measure], dict[str, Person]] = (
+            -1, [], {}, {},
+        )  # fmt: skip
+        # The last digest model built, under what it was built from (see `digest`).
+        self._digest: tuple[tuple, Digest] | None = None
 
     # -- register and history ---------------------------------------------------------------
 
@@ -127,23 +134,37 @@ class Service(Outreach):
         )
         return len(rows), new
 
+    def registered(self) -> tuple[list[Measure], dict[str, Measure], dict[str, Person]]:
+        """(active measures, the same by id, people by email), read again only when the
+        register version has moved since they were last read."""
+        version = self.store.register_version()
+        cached = self._register
+        if cached[0] != version:
+            measures = self.store.measures()
+            people = {p.email: p for p in self.store.people()}
+            cached = self._register = (version, measures, {m.id: m for m in measures}, people)
+        return cached[1], cached[2], cached[3]
+
     def measures(self) -> list[Measure]:
-        return self.store.measures()
+        return list(self.registered()[0])
 
     def measure(self, measure_id: str) -> Measure | None:
         return self.store.measure(measure_id)
 
+    def person(self, email: str) -> Person | None:
+        return self.registered()[2].get(email.lower())
+
     def person_name(self, email: str) -> str:
-        person = self.store.person(email)
+        person = self.person(email)
         return person.name if person and person.name else email
 
     def is_known(self, email: str) -> bool:
         email = email.lower()
-        return email in self.coordinators or self.store.person(email) is not None
+        return email in self.coordinators or self.person(email) is not None
 
     def is_coordinator(self, email: str) -> bool:
         email = email.lower()
-        person = self.store.person(email)
+        person = self.person(email)
         return email in self.coordinators or bool(person and "coordinator" in person.roles)
 
     # -- submitting values ------------------------------------------------------------------
@@ -269,8 +290,8 @@ class Service(Outreach):
         return [str(WORDS().held_back(row, text)) for row, text in zip(rows, shown, strict=True)]
 
     def authorised_measure(self, measure_id: str, submission: Submission) -> Measure:
-        measure = self.store.measure(measure_id)
-        if measure is None or not measure.active:
+        measure = self.registered()[1].get(measure_id)  # active measures only
+        if measure is None:
             raise Refused("unknown_measure")
         sender = submission.sender.lower()
         on_behalf = submission.channel == "cli" and self.is_coordinator(sender)
@@ -300,9 +321,10 @@ class Service(Outreach):
     # -- status and exceptions --------------------------------------------------------------
 
     def measures_in(self, cycle: Period) -> list[tuple[Measure, Period]]:
+        measures = self.registered()[0]
         if cycle.frequency == "quarterly":
-            return [(m, cycle) for m in self.store.measures() if m.frequency == "quarterly"]
-        return [(m, p) for m in self.store.measures() if (p := period_for(m.frequency, cycle))]
+            return [(m, cycle) for m in measures if m.frequency == "quarterly"]
+        return [(m, p) for m in measures if (p := period_for(m.frequency, cycle))]
 
     def status(self, cycle: Period, now: datetime) -> StatusReport:
         pairs = self.measures_in(cycle)
@@ -353,24 +375,41 @@ class Service(Outreach):
         """The digest model of a cycle: every measure with its status, SPC reading, trends.
 
         Pass the cycle's `report` when the caller already has it, so it is not read twice.
+        The model is kept and handed out again while nothing it is built from has changed:
+        the cycle, the figures (the latest submission), the register and people, and the
+        London date (a figure turns from outstanding to missing at a day's change). So the
+        alert check of every tick, the digest email and its Slack post share one build.
         """
+        key = (
+            str(cycle),
+            london_date(now),
+            self.store.latest_submission_id(),
+            self.store.register_version(),
+        )
+        cached = self._digest
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        measures, _, people = self.registered()
         report = report or self.status(cycle, now)
-        measures, history = self.store.measures(), self.store.history_frame()
+        history = self.store.history_frame()
         digest = build_digest(
             cycle=cycle,
             measures=measures,
             status_rows=report.measures,
             history=history,
-            owner_names={p.email: p.name for p in self.store.people() if p.name},
+            owner_names={p.email: p.name for p in people.values() if p.name},
             as_of=now,
             due=self.calendar.cycle_dates(cycle).due,
             cycle_label=period_label(cycle),
             spc_rules=self.spc_rules,
             organisation=self.organisation,
         )
-        if cycle.frequency != "monthly":
-            return digest
-        return with_year_to_date(digest, year_to_date(history, measures, cycle, self.year_start))
+        if cycle.frequency == "monthly":
+            digest = with_year_to_date(
+                digest, year_to_date(history, measures, cycle, self.year_start)
+            )
+        self._digest = (key, digest)
+        return digest
 
     def report(
         self, span: Span, now: datetime, *, area: str = "", public: bool = False
@@ -384,7 +423,7 @@ class Service(Outreach):
         elif span.is_year:
             raise InvalidPeriod(f"{span} is a year: its report is the annual report")
         else:
-            measures = self.store.measures()
+            measures, _, people = self.registered()
             judged, rows, history = quarter_inputs(span, measures, self.store.history_frame())
             [quarter] = span.quarters
             digest = build_digest(
@@ -392,7 +431,7 @@ class Service(Outreach):
                 measures=judged,
                 status_rows=rows,
                 history=history,
-                owner_names={p.email: p.name for p in self.store.people() if p.name},
+                owner_names={p.email: p.name for p in people.values() if p.name},
                 as_of=now,
                 due=self.calendar.cycle_dates(quarter).due,
                 cycle_label=span.label,
@@ -402,14 +441,14 @@ class Service(Outreach):
             self.check_area(area)
             digest = for_area(digest, area)
         if public:
-            digest = for_public(digest, {m.id for m in self.store.measures() if m.public})
+            digest = for_public(digest, {m.id for m in self.registered()[0] if m.public})
         return digest
 
     def annual(
         self, span: Span, now: datetime, *, area: str = "", public: bool = False
     ) -> AnnualReport:
         """The annual report of a calendar or financial year, for one area or fit to publish."""
-        report = build_annual(span, self.store.measures(), self.store.history_frame(), now)
+        report = build_annual(span, self.registered()[0], self.store.history_frame(), now)
         if area:
             self.check_area(area)
             report = annual_for_area(report, area)

@@ -353,6 +353,14 @@ class Store:
             )
         return cursor.rowcount
 
+    def latest_submission_id(self) -> int:
+        """Grows with every submission (they are append-only): a version of the figures."""
+        return self.db.execute("SELECT coalesce(max(id), 0) FROM submissions").fetchone()[0]
+
+    def register_version(self) -> int:
+        """Moves whenever a measure or a person is added or changed (triggers keep it)."""
+        return self.db.execute("SELECT version FROM register_version").fetchone()[0]
+
     def submission_count(self) -> int:
         return self.db.execute("SELECT count(*) FROM submissions").fetchone()[0]
 

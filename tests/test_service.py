@@ -116,3 +116,33 @@ def test_exceptions_list_red_and_missing_figures(loaded, clock):
     clock.set("2026-11-09T09:00")
     exceptions = loaded.service.exceptions(parse_period("2026-10"), clock())
     assert [(e["id"], e["status"]) for e in exceptions] == [("OD-02", "red"), ("OD-01", "missing")]
+
+
+def view(bot, clock, measure_id):
+    digest = bot.service.digest(parse_period("2026-10"), clock())
+    return next(m for m in digest.measures if m.id == measure_id)
+
+
+def test_the_digest_shows_a_figure_sent_after_it_was_first_built(loaded, clock):
+    clock.set("2026-11-09T09:00")
+    assert view(loaded, clock, "OD-02").status == "missing"
+    submit(loaded, "OD-02", "80% sickness in two teams")
+    assert view(loaded, clock, "OD-02").status == "red"
+
+
+def test_the_digest_follows_the_register_and_the_day_after_it_was_first_built(
+    loaded, register_file, clock
+):
+    assert view(loaded, clock, "OD-01").status == "outstanding"
+    register_file.write_text(register_file.read_text().replace("Average processing", "Mean"))
+    loaded.service.import_register(register_file, clock())
+    assert view(loaded, clock, "OD-01").name.startswith("Mean")
+    clock.set("2026-11-09T09:00")  # after the due date: the figure is now missing
+    assert view(loaded, clock, "OD-01").status == "missing"
+
+
+def test_escalation_reaches_the_deputy_the_register_names_now(loaded, register_file, clock):
+    assert loaded.service.deputies_of(["OD-01", "OD-02"]) == [DEPUTY]
+    register_file.write_text(register_file.read_text().replace(DEPUTY, "dora@agency.example"))
+    loaded.service.import_register(register_file, clock())
+    assert loaded.service.deputies_of(["OD-01", "OD-02"]) == ["dora@agency.example"]
