@@ -277,14 +277,17 @@ class Bot:
         """
         now = self.clock()
         try:
-            return handle_reply(
-                mail,
-                reach=self.reach,
-                composer=self.composer,
-                bot_address=self.settings.mail_from,
-                now=now,
-                authserv_id=self.settings.extra.get("PMBOT_MAIL_AUTHSERV_ID", ""),
-            )
+            # One transaction per message: its figures, its record and its confirmation are
+            # kept together, or none of them (and one commit costs far less than one a line).
+            with self.store.atomic():
+                return handle_reply(
+                    mail,
+                    reach=self.reach,
+                    composer=self.composer,
+                    bot_address=self.settings.mail_from,
+                    now=now,
+                    authserv_id=self.settings.extra.get("PMBOT_MAIL_AUTHSERV_ID", ""),
+                )
         except (sqlite3.Error, OSError, MailError):
             raise
         except Exception as exc:  # a bug one message triggers must not hold up everyone's

@@ -7,6 +7,7 @@ that pmbot never answers its own mail.
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from email.errors import HeaderParseError
 from email.header import Header, decode_header, make_header
@@ -37,7 +38,9 @@ class Composer:
     ) -> Message:
         # The compat32 MIME classes build a message several times faster than EmailMessage,
         # which matters when a poll answers thousands of replies.
-        message = MIMEMultipart("alternative")
+        # A random boundary given up front: left to itself, the generator makes one and then
+        # compiles a regular expression to check the body against it, for every message.
+        message = MIMEMultipart("alternative", boundary=f"==============={secrets.token_hex(16)}==")
         message.attach(MIMEText(text, "plain", "utf-8"))
         message.attach(MIMEText(html, "html", "utf-8"))
         message["From"] = formataddr(("pmbot", self.mail_from))
