@@ -513,3 +513,23 @@ def test_templates_are_the_only_place_for_prose():
     names = {p.name for p in (Path(bot.render.TEMPLATES) / "digest").iterdir()}
     assert {"slack.txt", "email.html", "email.txt", "email_subject.txt", "pack.html",
             "labels.txt"} <= names  # fmt: skip
+
+
+def test_a_pack_too_big_to_mail_as_it_is_goes_zipped_and_the_email_says_so(digest, monkeypatch):
+    import io
+    import zipfile
+
+    from bot.render import email as email_render
+
+    pack = render_pack(digest)
+    monkeypatch.setattr(email_render, "PACK_ZIP_ABOVE", len(pack.encode()) - 1)
+    message = digest_message(digest, "pmbot@agency.example", "lead@agency.example", NOW,
+                             "agency.example", pack=pack)  # fmt: skip
+    parsed = email.message_from_bytes(message.as_bytes())
+    body, attachment = parsed.get_payload()
+    assert attachment.get_filename() == "performance-pack-2026-10.zip"
+    archive = zipfile.ZipFile(io.BytesIO(attachment.get_payload(decode=True)))
+    assert archive.namelist() == ["performance-pack-2026-10.html"]
+    assert archive.read("performance-pack-2026-10.html").decode("utf-8") == pack
+    plain = body.get_payload()[0].get_payload(decode=True).decode("utf-8")
+    assert "zip file" in plain

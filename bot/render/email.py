@@ -12,7 +12,9 @@ scripts. Images are referenced as ``cid:<content id>`` (no angle brackets in the
         text/html
         image/png (one per sparkline)
 
-With ``pack=`` the whole is wrapped in multipart/mixed with the pack as an HTML attachment.
+With ``pack=`` the whole is wrapped in multipart/mixed with the pack as an HTML attachment;
+a pack over ``PACK_ZIP_ABOVE`` bytes (thousands of measures) goes zipped instead, so that the
+email stays well under what mail servers accept (the pack's HTML compresses about 13 times).
 
 >>> from tests.digest_fixtures import small_digest
 >>> text, html, images = email_parts(small_digest())
@@ -22,12 +24,15 @@ With ``pack=`` the whole is wrapped in multipart/mixed with the pack as an HTML 
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from email.header import Header
 from email.message import Message
+from email.mime.application import MIMEApplication
 from email.mime.image import MIMEImage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -46,6 +51,7 @@ TOP_EXCEPTIONS = 20  # performance exceptions in the email, each with a sparklin
 TOP_TEXT = 8
 TOP_LIST = 10  # improvements, breaches and gaps listed before "and N more"
 CONTENT_ID_DOMAIN = "pmbot.local"
+PACK_ZIP_ABOVE = 4_000_000  # bytes of HTML; about 700 measures
 
 
 def email_parts(
@@ -55,11 +61,13 @@ def email_parts(
     top: int = TOP_EXCEPTIONS,
     domain: str = CONTENT_ID_DOMAIN,
     attached: bool = True,
+    pack_zipped: bool = False,
 ) -> tuple[str, str, dict[str, bytes]]:
     """``(plain text, html, {content_id: png})``; each content id is used as ``cid:`` in the html.
 
     The performance exceptions come first, each with a sparkline; figures not yet in are one
-    line. ``attached`` says whether the pack goes with the message (the text says so only then).
+    line. ``attached`` says whether the pack goes with the message (the text says so only then),
+    ``pack_zipped`` whether it goes zipped.
 
     Content ids are ``spark<n>.<cycle>@<domain>``, without angle brackets: add them in the
     ``Content-ID`` header (``digest_message`` does).
@@ -95,6 +103,7 @@ def email_parts(
         "more": len(first.performance) - len(shown),
         "pack_url": _safe_url(pack_url),
         "attached": attached,
+        "pack_zipped": pack_zipped,
         **_listing("improvements", first.improvements),
         **_listing("breaches", first.breaches),
         **_listing("waiting", first.waiting),
@@ -124,8 +133,10 @@ def digest_message(
     ``pack`` (the HTML of ``render_pack``) is attached when given.
     """
     env = environment()
+    packed = pack.encode("utf-8") if pack is not None else b""
+    zipped = len(packed) > PACK_ZIP_ABOVE
     text, html, images = email_parts(digest, pack_url=pack_url, domain=domain,
-                                     attached=pack is not None)  # fmt: skip
+                                     attached=pack is not None, pack_zipped=zipped)  # fmt: skip
     related = MIMEMultipart("related")
     related.attach(MIMEText(html, "html", "utf-8"))
     for cid, png in images.items():
@@ -142,10 +153,13 @@ def digest_message(
     if pack is not None:
         message = MIMEMultipart("mixed")
         message.attach(body)
-        attachment = MIMEText(pack, "html", "utf-8")
-        attachment.add_header(
-            "Content-Disposition", "attachment", filename=f"performance-pack-{digest.cycle}.html"
-        )
+        name = f"performance-pack-{digest.cycle}.html"
+        if zipped:
+            attachment = MIMEApplication(_zip(name, packed), "zip")
+            attachment.add_header("Content-Disposition", "attachment", filename=f"{name[:-5]}.zip")
+        else:
+            attachment = MIMEText(pack, "html", "utf-8")
+            attachment.add_header("Content-Disposition", "attachment", filename=name)
         message.attach(attachment)
 
     subject = (
@@ -160,6 +174,14 @@ def digest_message(
     message["Message-ID"] = make_msgid(idstring="digest", domain=domain)
     mark_automatic(message, "digest")
     return message
+
+
+def _zip(name: str, content: bytes) -> bytes:
+    """A zip archive holding one file (Windows and macOS open it without extra software)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        archive.writestr(name, content)
+    return buffer.getvalue()
 
 
 def _reasons(exceptions: list) -> list[tuple[str, int]]:
