@@ -71,6 +71,7 @@ class Reach:
         self.email_alerts = AlertPipeline(
             service.store, EmailAlerts(self), ledger=f"{EMAIL}-", follow_up_changes=True
         )
+        self.alerts_checked: tuple | None = None  # what the last complete alert check saw
 
     def add_chat(self, chat: ChatTransport) -> None:
         """Register a chat transport (replacing one of the same name); earlier ones win when a
@@ -250,7 +251,7 @@ class Reach:
         report = report or service.status(cycle, now)
         exceptions = service.exceptions(cycle, now, report)
         reasons = {row["id"]: row["exception_reasons"] for row in exceptions}
-        names = {p.email: p.name for p in service.store.people() if p.name}
+        names = {p.email: p.name for p in service.registered()[2].values() if p.name}
         rows = [
             row
             | {
@@ -284,6 +285,11 @@ class Reach:
             summary = None
         if not pipelines:
             return {}
+        # Every tick asks; the answer changes only with what the alerts are made from. A run
+        # that failed is not remembered, so the next tick tries it again.
+        key = (self.service.state_key(cycle, now), tuple(name for name, _ in pipelines))
+        if key == self.alerts_checked:
+            return {name: AlertReport() for name, _ in pipelines}
         rows, ready = self.alert_rows(cycle, now, report)
         label = period_label(cycle)
         if summary is not None:
@@ -295,6 +301,8 @@ class Reach:
                 reports[name] = pipeline.run(str(cycle), label, rows, ready=ready, now=now)
             except DeliveryError as exc:  # the figures are in; the next tick tries again
                 log.warning("%s alert summary not updated: %s", name, exc)
+        if len(reports) == len(pipelines):
+            self.alerts_checked = key
         return reports
 
     def email_leaders(self) -> list[str]:

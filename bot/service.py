@@ -375,17 +375,11 @@ class Service(Outreach):
         """The digest model of a cycle: every measure with its status, SPC reading, trends.
 
         Pass the cycle's `report` when the caller already has it, so it is not read twice.
-        The model is kept and handed out again while nothing it is built from has changed:
-        the cycle, the figures (the latest submission), the register and people, and the
-        London date (a figure turns from outstanding to missing at a day's change). So the
-        alert check of every tick, the digest email and its Slack post share one build.
+        The model is kept and handed out again while nothing it is built from has changed
+        (`state_key`), so the alert check of every tick, the digest email and its Slack post
+        share one build.
         """
-        key = (
-            str(cycle),
-            london_date(now),
-            self.store.latest_submission_id(),
-            self.store.register_version(),
-        )
+        key = self.state_key(cycle, now)
         cached = self._digest
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -475,6 +469,20 @@ class Service(Outreach):
         views = {m.id: m for m in self.digest(cycle, now, report).measures}
         rows = [row | judgement_fields(views[row["id"]]) for row in report.measures]
         return StatusReport(report.cycle, report.as_of, rows)
+
+    def state_key(self, cycle: Period, now: datetime) -> tuple:
+        """What a cycle's status, digest and alerts are made from: equal keys, equal results.
+
+        The cycle, the London date (a figure turns from outstanding to missing at a day's
+        change), the figures (the latest submission: they are append-only) and the register
+        and people (their version).
+        """
+        return (
+            str(cycle),
+            london_date(now),
+            self.store.latest_submission_id(),
+            self.store.register_version(),
+        )
 
     def exceptions(
         self, cycle: Period, now: datetime, report: StatusReport | None = None

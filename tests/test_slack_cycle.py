@@ -50,3 +50,30 @@ def test_the_digest_is_posted_to_the_leadership_channel_once_on_its_day(slack_bo
 
 
 assert FakeSlack  # the fixtures above run it
+
+
+def test_ticks_rebuild_the_digest_and_alerts_only_when_a_figure_or_the_day_changes(
+    slack_bot, fake, clock, monkeypatch
+):
+    from bot import service as service_module
+    from bot.events import Submission
+
+    slack_bot.chat = create_slack(slack_bot)
+    builds = []
+    real = service_module.build_digest
+    monkeypatch.setattr(service_module, "build_digest", lambda **kw: builds.append(1) or real(**kw))
+    clock.set("2026-10-12T10:00")  # September's window has closed: alert and digest go
+    slack_bot.tick()
+    posted = len(fake.posted(LEADERS))
+    assert len(builds) == 1 and posted == 2, "one build serves the alert and the digest"
+    clock.set("2026-10-12T10:01")
+    slack_bot.tick()
+    assert len(builds) == 1 and len(fake.posted(LEADERS)) == posted, "nothing changed"
+    assert slack_bot.service.submit(
+        Submission("OD-01", "48", "owner@agency.example", "cli", "t1", clock())
+    ).stored
+    slack_bot.tick()
+    assert len(builds) == 2 and fake.count("chat.update") == 1, "the new figure is shown"
+    clock.set("2026-10-13T10:00")
+    slack_bot.tick()
+    assert len(builds) == 3
