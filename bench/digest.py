@@ -143,7 +143,7 @@ def child(measures: int, browser: bool) -> list[Figure]:
 
     register = {m.id: m for m in bot.service.measures()}
     rows = bot.service.status(CYCLE, NOW).measures
-    frame = digest_core._cycle_history(bot.store.history_frame(), rows, register)
+    frame = digest_core.cycle_history(bot.store.history_frame(), rows, register)
     with timed(out):
         spc.analyse(frame)
     stages["spc"] = out["cpu"]

@@ -80,55 +80,52 @@ def owner_reply(n: int, prompt, original: EmailMessage) -> EmailMessage:
     """Reply number `n` to a prompt: every measure answered (one line in ten refused: 140%),
     the original quoted below an Outlook header block; one in twenty is an out-of-office."""
     bot_address = original["From"].addresses[0].addr_spec
-    message = EmailMessage()
-    message["From"] = prompt.owner_email
-    message["To"] = bot_address
-    message["Message-ID"] = make_msgid(idstring=str(n), domain="client.example")
-    message["In-Reply-To"] = original["Message-ID"]
-    message["References"] = original["Message-ID"]
-    if n % 20 == 19:
-        message["Subject"] = f"Automatic reply: {original['Subject']}"
-        message["Auto-Submitted"] = "auto-replied"
-        message.set_content("I am out of the office until Monday.")
-        return message
-    message["Subject"] = f"RE: {original['Subject']}"
-    lines = []
-    for i, line in enumerate(prompt.lines):
-        value = "140%" if (n + i) % 10 == 0 else line.last_value.replace("n/a", "1")
-        lines.append(f"{line.measure_id}: {value} commentary for reply {n}")
+    answers = [
+        f"{line.measure_id}: "
+        f"{'140%' if (n + i) % 10 == 0 else line.last_value.replace('n/a', '1')} "
+        f"commentary for reply {n}"
+        for i, line in enumerate(prompt.lines)
+    ]
     quoted = original.get_body(("plain",)).get_content()
-    message.set_content(
-        "\n".join(lines) + "\n\nThanks\n\n________________________________\n"
-        f"From: pmbot <{bot_address}>\nSent: {original['Date']}\n"
-        f"To: {prompt.owner_email}\nSubject: {original['Subject']}\n\n{quoted}"
-    )
-    return message
+    return reply(n, prompt.owner_email, bot_address, original["Message-ID"],
+                 original["Subject"], answers, original["Date"], quoted)  # fmt: skip
 
 
 def world_reply(n: int, owner: int, measures: int, prompt_id: str) -> EmailMessage:
-    """Reply `n`, from owner number `owner`, to the prompt `prompt_id`."""
+    """Reply `n`, from owner number `owner`, to the prompt `prompt_id` (one line in ten
+    refused: a negative count)."""
     sender = owner_of(owner * 5)
+    answers = [
+        f"M{number // 1000 + 1}-{number % 1000:03d}: "
+        f"{'-5' if (n + i) % 10 == 0 else 100 + number % 50} steady, reply {n}"
+        for i, number in enumerate(range(owner * 5, min(owner * 5 + 5, measures)))
+    ]
+    subject = f"Figures for October 2026 [{reference(sender, CYCLE)}]"
+    quoted = "M1-000: \n" * 5 + "Please reply by Friday.\n"
+    return reply(n, sender, "pmbot@agency.example", prompt_id, subject, answers,
+                 "Monday 2 November 2026 09:00", quoted)  # fmt: skip
+
+
+def reply(n: int, sender: str, bot_address: str, original_id: str, subject: str,
+          answers: list[str], sent: str, quoted: str) -> EmailMessage:  # fmt: skip
+    """An owner's answer above the quoted original (Outlook style); every twentieth is an
+    out-of-office instead."""
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = "pmbot@agency.example"
+    message["To"] = bot_address
     message["Message-ID"] = make_msgid(idstring=str(n), domain="client.example")
-    message["In-Reply-To"] = prompt_id
-    message["References"] = prompt_id
-    subject = f"Figures for October 2026 [{reference(sender, CYCLE)}]"
+    message["In-Reply-To"] = original_id
+    message["References"] = original_id
     if n % 20 == 19:
         message["Subject"] = f"Automatic reply: {subject}"
         message["Auto-Submitted"] = "auto-replied"
         message.set_content("I am out of the office until Monday.")
         return message
     message["Subject"] = f"RE: {subject}"
-    lines = []
-    for i, number in enumerate(range(owner * 5, min(owner * 5 + 5, measures))):
-        figure = "-5" if (n + i) % 10 == 0 else str(100 + number % 50)
-        lines.append(f"M{number // 1000 + 1}-{number % 1000:03d}: {figure} steady, reply {n}")
     message.set_content(
-        "\n".join(lines) + "\n\nThanks\n\n________________________________\n"
-        f"From: pmbot <pmbot@agency.example>\nSent: Monday 2 November 2026 09:00\n"
-        f"To: {sender}\nSubject: {subject}\n\n" + "M1-000: \n" * 5 + "Please reply by Friday.\n"
+        "\n".join(answers) + "\n\nThanks\n\n________________________________\n"
+        f"From: pmbot <{bot_address}>\nSent: {sent}\nTo: {sender}\nSubject: {subject}\n\n"
+        + quoted
     )
     return message
 
