@@ -65,8 +65,12 @@ def environment(templates_dir: Path = TEMPLATES) -> jinja2.Environment:
     return env
 
 
+@lru_cache(maxsize=1)
 def labels() -> dict[str, dict[str, str]]:
-    """The label tables (STATUS, REASON, VARIATION, ASSURANCE, GAP, CHANGE, LIMITS) by name."""
+    """The label tables (STATUS, REASON, VARIATION, ASSURANCE, GAP, CHANGE, LIMITS) by name.
+
+    Read once (the pack asks for every measure); the tables are shared, so read, never change.
+    """
     return {k: v for k, v in environment().globals.items() if k.isupper()}
 
 
