@@ -97,9 +97,9 @@ def child(path: str, measures: int) -> Figure:
                    "extra": {"PMBOT_SLACK_RATE": "0"}}  # fmt: skip
     bot = create_app(settings(workdir, **changes), clock=lambda: clock["now"])
     if path == "idle-chat":
-        from bot.slack.app import create_slack
+        from handlers.slack import create_slack
 
-        bot.chat = create_slack(bot)
+        create_slack(bot)  # registers Slack with the bot: alerts and the digest go there
     owners = sorted({owner_of(n) for n in range(measures)})
     cycle = str(CYCLE)
     if path != "prompt":
