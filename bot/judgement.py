@@ -29,12 +29,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
 
 from bot import spc
-from bot.digest import cycle_history, exception_reasons
+from bot.digest import exception_reasons
 from bot.measures import Measure
 from bot.tolerance import parse_tolerance, rag
 
@@ -70,8 +67,8 @@ def plausibility(value: float, unit: str, history: Sequence[float]) -> Query | N
     earlier = [v for v in history if v is not None and not math.isnan(v)]
     if len(earlier) < MIN_HISTORY:
         return None
-    chart = spc.xmr(earlier)
-    mean, lower, upper = (float(chart[name].iloc[-1]) for name in ("mean", "lpl", "upl"))
+    chart, _, _ = spc.xmr_columns(earlier)
+    mean, lower, upper = (float(chart[name][-1]) for name in ("mean", "lpl", "upl"))
     # A flat history has limits on the mean; 5% of the mean keeps a small change plausible.
     half = max(upper - mean, 0.05 * abs(mean), 1e-9)
     lower, upper = min(lower, mean - half), max(upper, mean + half)
@@ -91,40 +88,60 @@ def plausibility(value: float, unit: str, history: Sequence[float]) -> Query | N
     return None
 
 
-def latest_group(measure: Measure, period: str, history: pd.DataFrame) -> list[float]:
+# One measure's current figures, (period, value) oldest first: ``Store.figures``.
+Figures = Sequence[tuple[str, float | None]]
+
+
+def latest_group(measure: Measure, period: str, figures: Figures) -> list[float]:
     """The values before ``period`` since the measure's latest rebase, oldest first."""
     start = measure.rebase_for(period)
-    rows = history[(history["measure_id"] == measure.id) & (history["period"] < period)]
-    if start is not None:
-        rows = rows[rows["period"] >= start.period]
-    return [float(v) for v in pd.to_numeric(rows.sort_values("period")["value"]).dropna()]
+    first = start.period if start is not None else ""
+    return [
+        float(v)
+        for p, v in figures
+        if first <= p < period and v is not None and not math.isnan(v)
+    ]
 
 
 def reading(
-    measure: Measure, period: str, value: float, history: pd.DataFrame, rules: str = "ptd"
+    measure: Measure, period: str, value: float, figures: Figures, rules: str = "ptd"
 ) -> Reading:
     """The figure's colour and exception reasons, as the digest will judge them.
 
-    ``history`` is ``Store.history_frame`` (or any frame with measure_id, period, value).
+    ``figures`` is the measure's own history (``Store.figures``). The chart is the one the
+    digest draws for the measure (``cycle_history`` then ``spc.analyse``): its figures of its
+    own frequency before ``period``, then this one, in groups split where the rebase in force
+    changes, judged against the target in force for ``period``.
     """
     target = measure.target_for(period)
     status = "monitored"
     if target is not None:
         amber = parse_tolerance(measure.amber_tolerance)
         status = rag(value, measure.better, target, amber, parse_tolerance(measure.red_tolerance))
-    row: dict[str, Any] = {"id": measure.id, "period": period, "value": value}
-    frame = cycle_history(history, [row], {measure.id: measure})
-    charts = spc.analyse(frame, rules=rules)
-    summary = charts.attrs["summary"].loc[measure.id]
-    cause = charts["special_cause"].iloc[-1]
+    quarterly = measure.frequency == "quarterly"
+    rows = [(p, v) for p, v in figures if p < period and ("Q" in p) == quarterly]
+    rows.append((period, value))
+    groups = [_group_of(measure, p) for p, _ in rows]
+    rebase_at = [i for i in range(1, len(rows)) if groups[i] != groups[i - 1]]
+    chart, variation, assurance = spc.xmr_columns(
+        [v for _, v in rows], measure.better, target, rebase_at=rebase_at, rules=rules
+    )
+    first = rebase_at[-1] if rebase_at else 0
+    points = sum(1 for v in chart["value"][first:] if not math.isnan(v))
     reasons = exception_reasons(
         status,
-        cause if isinstance(cause, str) else None,
-        summary["variation"] if isinstance(summary["variation"], str) else None,
-        summary["assurance"] if isinstance(summary["assurance"], str) else None,
-        trial_limits=bool(summary["trial_limits"]),
+        chart["special_cause"][-1],
+        variation,
+        assurance,
+        trial_limits=points < spc.MIN_FIXED_POINTS,
     )
     return Reading(status, reasons, target)
+
+
+def _group_of(measure: Measure, period: str) -> str:
+    """The period that starts the rebase group ``period`` belongs to ("" before any)."""
+    start = measure.rebase_for(period) if measure.rebase else None
+    return start.period if start else ""
 
 
 def needs_commentary(reasons: Sequence[str], required: str = "exception") -> tuple[str, ...]:

@@ -194,18 +194,18 @@ class Service(Outreach):
         colour, reasons = "not_available", ()
         if entry.value is not None:
             value = entry.value
-            history = self.store.history_frame([measure.id])
+            figures = self.store.figures(measure.id)
             confirmed = (
                 confirmed
                 or submission.confirm
                 or self.store.was_queried(measure.id, str(period), sender, value)
             )
             query = None if confirmed else plausibility(
-                value, measure.unit, latest_group(measure, str(period), history)
+                value, measure.unit, latest_group(measure, str(period), figures)
             )
             if query is not None:
                 return self.hold_back(measure, period, submission, value, query)
-            judged = reading(measure, str(period), value, history, self.spc_rules)
+            judged = reading(measure, str(period), value, figures, self.spc_rules)
             colour, reasons = judged.status, judged.reasons
             if needs_commentary(reasons, self.commentary_required) and not commentary:
                 target = judged.target

@@ -108,6 +108,7 @@ __all__ = [
     "VARIATIONS",
     "analyse",
     "xmr",
+    "xmr_columns",
 ]
 
 BETTER_DIRECTION = {"up": 1, "down": -1, "neutral": 0}
@@ -164,10 +165,33 @@ def xmr(
     >>> chart.attrs["variation"], chart.attrs["assurance"]
     ('common_cause', None)
     """
+    index = values.index if isinstance(values, pd.Series) else None
+    columns, variation, assurance = xmr_columns(
+        values, better, target, fix_after_n_points, rebase_at, screen_outliers, rules
+    )
+    chart = pd.DataFrame({name: _column(name, columns[name], index) for name in COLUMNS})
+    chart.attrs["variation"] = variation
+    chart.attrs["assurance"] = assurance
+    return chart
+
+
+def xmr_columns(
+    values: Iterable[float | None],
+    better: str = "up",
+    target: float | None = None,
+    fix_after_n_points: int | None = None,
+    rebase_at: Iterable[int] = (),
+    screen_outliers: bool = True,
+    rules: str = "ptd",
+) -> tuple[dict[str, list], str | None, str | None]:
+    """``xmr`` as plain lists: (its columns by name, its variation, its assurance).
+
+    For one short series judged on its own (a figure as it arrives), where building the
+    DataFrame would cost more than the chart.
+    """
     direction = _direction(better)
     _check_baseline(fix_after_n_points)
     _check_rules(rules)
-    index = values.index if isinstance(values, pd.Series) else None
     y = [math.nan if pd.isna(v) else float(v) for v in values]
     starts = _group_starts(len(y), rebase_at)
 
@@ -180,13 +204,11 @@ def xmr(
         for name in COLUMNS:
             columns[name].extend(group[name])
 
-    chart = pd.DataFrame({name: _column(name, columns[name], index) for name in COLUMNS})
     latest = [v for v in columns["variation"] if v is not None]
-    chart.attrs["variation"] = latest[-1] if latest else None
-    chart.attrs["assurance"] = (
+    assurance = (
         _assurance(target, columns["lpl"][-1], columns["upl"][-1], direction) if len(y) else None
     )
-    return chart
+    return columns, (latest[-1] if latest else None), assurance
 
 
 def _chart_group(

@@ -413,6 +413,20 @@ class Store:
         """
         return pd.read_sql_query(sql, self.db.conn, params=params)
 
+    def figures(self, measure_id: str) -> list[tuple[str, float | None]]:
+        """One measure's current value of each period, (period, value) oldest first.
+
+        What judging one arriving figure needs, read through the by-measure index rather
+        than as a frame of the whole history.
+        """
+        rows = self.db.query(
+            "SELECT period, value FROM submissions WHERE id IN ("
+            "SELECT max(id) FROM submissions WHERE measure_id = ? GROUP BY period) "
+            "ORDER BY period",
+            [measure_id],
+        )
+        return [(row["period"], row["value"]) for row in rows]
+
     # -- figures held back as implausible ----------------------------------------------------
 
     def add_query(self, submission: StoredSubmission, raw: str, why: str) -> None:
