@@ -67,8 +67,7 @@ def plausibility(value: float, unit: str, history: Sequence[float]) -> Query | N
     earlier = [v for v in history if v is not None and not math.isnan(v)]
     if len(earlier) < MIN_HISTORY:
         return None
-    chart, _, _ = spc.xmr_columns(earlier)
-    mean, lower, upper = (float(chart[name][-1]) for name in ("mean", "lpl", "upl"))
+    mean, lower, upper = spc.process_limits(earlier)
     # A flat history has limits on the mean; 5% of the mean keeps a small change plausible.
     half = max(upper - mean, 0.05 * abs(mean), 1e-9)
     lower, upper = min(lower, mean - half), max(upper, mean + half)

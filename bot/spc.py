@@ -107,6 +107,7 @@ __all__ = [
     "SPECIAL_CAUSES",
     "VARIATIONS",
     "analyse",
+    "process_limits",
     "xmr",
     "xmr_columns",
 ]
@@ -209,6 +210,16 @@ def xmr_columns(
         _assurance(target, columns["lpl"][-1], columns["upl"][-1], direction) if len(y) else None
     )
     return columns, (latest[-1] if latest else None), assurance
+
+
+def process_limits(values: Sequence[float]) -> tuple[float, float, float]:
+    """(mean, lpl, upl) of one group of values with no gaps: ``xmr``'s lines, without the rules.
+
+    >>> [round(v, 2) for v in process_limits([12, 11, 13, 12, 14, 12, 13, 11, 12, 25])]
+    [13.5, 9.51, 17.49]
+    """
+    mean, mr_mean = _mean_and_mr([float(v) for v in values], screen_outliers=True)
+    return mean, mean - LIMIT_FACTOR * mr_mean, mean + LIMIT_FACTOR * mr_mean
 
 
 def _chart_group(
