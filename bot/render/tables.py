@@ -101,30 +101,41 @@ def series_rows(digest: Digest) -> pd.DataFrame:
     >>> frame[frame.measure_id == "OD-01"][["period", "value", "status"]].tail(1).values.tolist()
     [['2026-10', 58.0, 'red']]
     """
-    rows = []
+    # Built column by column, not as a dict per row: at 2,000 measures it is 43,000 rows.
+    columns: dict[str, list] = {name: [] for name in SERIES_COLUMNS}
+    names = ("period", "value", "mean", "lpl", "upl", "special_cause")
     for m in digest.measures:
-        if not len(m.series):
+        count = len(m.series)
+        if not count:
             continue
-        places = _places(m)
+        blank = [None] * count
+        period, value, mean, low, high, cause = (
+            m.series[n].tolist() if n in m.series else blank for n in names
+        )
+        places = _places(m, value)
         amber, red = parse_tolerance(m.amber_tolerance), parse_tolerance(m.red_tolerance)
-        names = ("period", "value", "mean", "lpl", "upl", "special_cause")
-        blank = [None] * len(m.series)
-        columns = {n: m.series[n].tolist() if n in m.series else blank for n in names}
-        for period, value, mean, low, high, cause in zip(*columns.values(), strict=True):
-            figure = _round(value, places)
-            status = "no_figure"
-            if figure is not None and _finite(m.target):
-                status = rag(figure, m.better, m.target, amber, red)
-            elif figure is not None:
-                status = ""
-            rows.append({
-                "measure_id": m.id, "name": m.name, "area": m.area, "unit": m.unit,
-                "period": str(period), "period_start": _start(str(period)), "value": figure,
-                "target": m.target, "status": status, "mean": _round(mean, places + 1),
-                "lower_limit": _round(low, places + 1), "upper_limit": _round(high, places + 1),
-                "special_cause": cause if isinstance(cause, str) else "",
-            })  # fmt: skip
-    frame = pd.DataFrame(rows, columns=list(SERIES_COLUMNS))
+        figures = [_round(v, places) for v in value]
+        has_target = _finite(m.target)
+        period = [str(p) for p in period]
+        columns["measure_id"] += [m.id] * count
+        columns["name"] += [m.name] * count
+        columns["area"] += [m.area] * count
+        columns["unit"] += [m.unit] * count
+        columns["period"] += period
+        columns["period_start"] += [_start(p) for p in period]
+        columns["value"] += figures
+        columns["target"] += [m.target] * count
+        columns["status"] += [
+            "no_figure" if f is None
+            else rag(f, m.better, m.target, amber, red) if has_target
+            else ""
+            for f in figures
+        ]  # fmt: skip
+        columns["mean"] += [_round(v, places + 1) for v in mean]
+        columns["lower_limit"] += [_round(v, places + 1) for v in low]
+        columns["upper_limit"] += [_round(v, places + 1) for v in high]
+        columns["special_cause"] += [c if isinstance(c, str) else "" for c in cause]
+    frame = pd.DataFrame(columns, columns=list(SERIES_COLUMNS))
     for name in ("value", "target", "mean", "lower_limit", "upper_limit"):
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
     return frame
@@ -258,9 +269,13 @@ def _tolerance(name: str, raw: str) -> dict[str, Any]:
     return {name: tolerance.amount, f"{name}_kind": "percent" if tolerance.percent else "absolute"}
 
 
-def _places(m: MeasureView) -> int:
-    """The measure's precision: the most decimal places its figures are given with (up to 3)."""
-    values = m.series["value"].tolist() if len(m.series) and "value" in m.series else []
+def _places(m: MeasureView, values: list | None = None) -> int:
+    """The measure's precision: the most decimal places its figures are given with (up to 3).
+
+    ``values`` are its chart's figures when the caller has them already.
+    """
+    if values is None:
+        values = m.series["value"].tolist() if len(m.series) and "value" in m.series else []
     places = 0
     for value in [*values, m.value]:
         if _finite(value):
