@@ -357,8 +357,13 @@ def _write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
         formats = _formats(frame)
         percent = (frame["unit"] == "%").tolist() if "unit" in frame else [False] * len(frame)
 
-        def cell(value: Any, number_format: str | None, sheet=sheet) -> WriteOnlyCell:
-            written = WriteOnlyCell(sheet, value=_cell(value))
+        def cell(value: Any, number_format: str | None, sheet=sheet) -> Any:
+            value = _cell(value)
+            # A plain value is written through one reused cell: a cell object per value
+            # doubled the cost of the workbook.
+            if not number_format and not (isinstance(value, str) and value.startswith("=")):
+                return value
+            written = WriteOnlyCell(sheet, value=value)
             # Text starting with "=" would otherwise be stored as a formula and run in Excel.
             if written.data_type == "f":
                 written.data_type = "s"
