@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
 from pathlib import Path
+from types import ModuleType
 
 import jinja2
 
@@ -349,13 +350,18 @@ def make_mail_backend(settings: Settings) -> MailBackend:
 CHAT_ADAPTERS = ("handlers.slack", "handlers.teams")
 
 
+def chat_adapters(settings: Settings) -> list[ModuleType]:
+    """The chat adapters the settings configure, each with `create(bot)` (register it as one of
+    the bot's chats) and `serve(bot)` (that, plus its bot.web.Endpoint for `pmbot serve`)."""
+    adapters = [importlib.import_module(name) for name in CHAT_ADAPTERS]
+    return [adapter for adapter in adapters if adapter.configured(settings)]
+
+
 def add_chats(bot: Bot) -> None:
     """Connect every configured chat transport (each checks its credentials first and raises
     ConfigError with one line saying what to fix)."""
-    for name in CHAT_ADAPTERS:
-        adapter = importlib.import_module(name)
-        if adapter.configured(bot.settings):
-            adapter.create(bot)
+    for adapter in chat_adapters(bot.settings):
+        adapter.create(bot)
 
 
 def create_app(

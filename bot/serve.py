@@ -1,5 +1,5 @@
 """`pmbot serve`: one process running the mail poller, the scheduler and (when configured)
-Slack and Teams, each in its own thread so that one failing does not stop the others.
+each chat transport, each in its own thread so that one failing does not stop the others.
 
 SIGTERM or SIGINT sets a stop flag: each part finishes what it is doing and starts nothing new.
 `/healthz` on $PORT reports each part's state.
@@ -13,14 +13,12 @@ import sys
 import threading
 from datetime import datetime
 
-from bot.app import Bot, Clock, create_app, system_clock
+from bot.app import Bot, Clock, chat_adapters, create_app, system_clock
 from bot.mail.base import MailUnavailable
 from bot.periods import LONDON
 from bot.scheduler import run_scheduler
-from bot.settings import ConfigError, Settings
-from bot.slack.server import start_slack, start_socket_mode
+from bot.settings import Settings
 from bot.web import WebServer
-from handlers import teams
 
 log = logging.getLogger("pmbot.serve")
 
@@ -89,40 +87,23 @@ def serve(settings: Settings, *, clock: Clock = system_clock, once: bool = False
     # shared between threads) and its own database connection; they share the SQLite file.
     poller, scheduler = create_app(settings, clock=clock), create_app(settings, clock=clock)
     bots = [poller, scheduler]
-    if teams.configured(settings) and settings.slack_bot_token and not settings.slack_app_token:
-        raise ConfigError(
-            "Slack over HTTP and Teams cannot share $PORT yet; set SLACK_APP_TOKEN to run "
-            "Slack in Socket Mode alongside Teams"
-        )
     # One listener bot takes what people send on every chat: its chats are all registered, so a
-    # figure sent in one updates the leaders' alerts in each.
-    listener, slack, socket = None, None, None
+    # figure sent in one updates the leaders' alerts in each. Each chat adds its routes to the
+    # one HTTP edge (Slack's /slack/events, Teams' /api/messages) or its own connection.
+    listener = None
     routes: dict = {}
     closing: list = []
-    if settings.slack_bot_token:
-        # Checks the token first (auth.test): a wrong one stops here with a clear message.
-        from handlers.slack import create_slack
-
-        listener = create_app(settings, clock=clock)
-        slack = create_slack(listener)
-        create_slack(scheduler)  # registers itself: the tick prompts, alerts and posts there
-    if teams.configured(settings):
-        # Checks the app's credentials first: a wrong secret stops here with a clear message.
+    for adapter in chat_adapters(settings):
+        # Each checks its credentials first: a wrong one stops here with a clear message.
         listener = listener or create_app(settings, clock=clock)
-        inbound = teams.create(listener)
-        routes[teams.PATH] = inbound.handle
-        closing += [inbound, teams.create(scheduler)]
-        health.reporter("teams")("ok", f"HTTP on {teams.PATH}")
+        endpoint = adapter.serve(listener)
+        routes.update(endpoint.routes)
+        closing += endpoint.closing
+        closing.append(adapter.create(scheduler))  # the tick prompts, alerts and posts there
+        health.reporter(adapter.__name__.rpartition(".")[2])("ok", endpoint.detail)
     if listener is not None:
         bots.append(listener)
-    if slack is not None and not routes:
-        server, socket = start_slack(slack, health.snapshot, host=settings.host)
-        health.reporter("slack")("ok", "Socket Mode" if socket else "HTTP on /slack/events")
-    else:
-        if slack is not None:
-            socket = start_socket_mode(slack.app, settings.slack_app_token)
-            health.reporter("slack")("ok", "Socket Mode")
-        server = WebServer(routes, health.snapshot, host=settings.host, port=settings.port).start()
+    server = WebServer(routes, health.snapshot, host=settings.host, port=settings.port).start()
     parts = [
         threading.Thread(target=run_poller, name="mail", daemon=True,
                          args=(poller, stopping, health.reporter("mail"), settings.poll_seconds)),
@@ -142,10 +123,9 @@ def serve(settings: Settings, *, clock: Clock = system_clock, once: bool = False
             part.join(timeout=60)
     finally:
         server.stop()
-        if socket is not None:
-            socket.close()
         for part in closing:
-            part.close()
+            if hasattr(part, "close"):  # Slack's runtime holds nothing to close
+                part.close()
         for bot in bots:
             bot.close()
     return 0

@@ -1,10 +1,13 @@
-"""pmbot's HTTP edge for chat transports that call in: one ThreadingHTTPServer on $PORT.
+"""pmbot's one HTTP edge: one server on $PORT for /healthz and every chat transport's routes.
 
     GET  /healthz          the dict `health()` returns, as JSON
-    POST <path>            the route registered for it, e.g. Teams' /api/messages
+    POST <path>            the route a chat adapter registered for it: Slack's /slack/events,
+                           Teams' /api/messages
 
-A route takes the raw body and the headers and returns (status, JSON-able body or None); it
-checks the request itself (Teams: the JWT) before it reads anything else.
+Every route gets the same hardening (bot.http_edge): a bounded pool of workers, read timeouts,
+a cap on the body and clean 400/404/413 answers before the route sees anything. A route takes the
+raw body and the headers and returns an `Answer`; it checks the request itself (Slack: the
+signature and the replay guard; Teams: the JWT) before it acts on anything.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Protocol
+from typing import Any
 
 from bot.http_edge import READ_TIMEOUT, BoundedHTTPServer, content_length
 
@@ -25,12 +29,27 @@ MAX_BODY = 1_000_000  # chat payloads are a few kB; a card with every field stay
 Health = Callable[[], Mapping[str, Any]]
 
 
-class Answer(Protocol):
+@dataclass(frozen=True)
+class Answer:
+    """A route's answer: `body` is sent as JSON, or as it is when it is already text/bytes
+    (Bolt's answers), with `headers` (Content-Length is the edge's)."""
+
     status: int
-    body: Any
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 Route = Callable[[bytes, Mapping[str, str]], Answer]
+
+
+@dataclass
+class Endpoint:
+    """What one chat adapter adds to `pmbot serve`: its routes on the edge, what to close at
+    the end, and a line for /healthz."""
+
+    routes: dict[str, Route]
+    detail: str
+    closing: list[Any] = field(default_factory=list)
 
 
 class WebServer:
@@ -51,6 +70,7 @@ class WebServer:
         return self.httpd.server_address[1]
 
     def start(self) -> WebServer:
+        # A short poll interval: stop() waits for it, and a deploy should not.
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, args=(0.1,), name="http", daemon=True
         )
@@ -70,30 +90,37 @@ def make_handler(routes: Mapping[str, Route], health: Health) -> type[BaseHTTPRe
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             if self.path.partition("?")[0] != HEALTH_PATH:
-                self.reply(404, {"error": "not found"})
+                self.reply(Answer(404, {"error": "not found"}))
                 return
-            self.reply(200, dict(health()))
+            self.reply(Answer(200, dict(health())))
 
         def do_POST(self) -> None:  # noqa: N802
             route = routes.get(self.path.partition("?")[0])
             if route is None:
-                self.reply(404, {"error": "not found"})
+                self.reply(Answer(404, {"error": "not found"}))
                 return
             length = content_length(self.headers.get("Content-Length"))
             if length is None:
-                self.reply(400, {"error": "bad Content-Length"})
+                self.reply(Answer(400, {"error": "bad Content-Length"}))
                 return
             if length > MAX_BODY:
-                self.reply(413, {"error": "request too large"})
+                self.reply(Answer(413, {"error": "request too large"}))
                 return
-            answer = route(self.rfile.read(length), dict(self.headers.items()))
-            self.reply(answer.status, answer.body)
+            self.reply(route(self.rfile.read(length), dict(self.headers.items())))
 
-        def reply(self, status: int, data: Any) -> None:
-            payload = b"" if data is None else json.dumps(data, default=str).encode("utf-8")
-            self.send_response(status)
-            if payload:
-                self.send_header("Content-Type", "application/json; charset=utf-8")
+        def reply(self, answer: Answer) -> None:
+            data, headers = answer.body, dict(answer.headers)
+            if data is None:
+                payload = b""
+            elif isinstance(data, bytes | str):
+                payload = data.encode("utf-8") if isinstance(data, str) else data
+            else:
+                payload = json.dumps(data, default=str).encode("utf-8")
+                headers["Content-Type"] = "application/json; charset=utf-8"
+            self.send_response(answer.status)
+            for name, value in headers.items():
+                if name.lower() != "content-length":
+                    self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
@@ -102,6 +129,7 @@ def make_handler(routes: Mapping[str, Route], health: Health) -> type[BaseHTTPRe
             log.debug("%s " + format, self.address_string(), *args)
 
         def log_error(self, format: str, *args: Any) -> None:  # noqa: A002
-            log.debug("%s " + format, self.address_string(), *args)  # the client's mistake
+            # Malformed request lines and timeouts: the client's mistake, answered 400/408.
+            log.debug("%s " + format, self.address_string(), *args)
 
     return Handler

@@ -17,6 +17,8 @@ from typing import Any
 from slack_bolt import App, BoltContext
 
 from bot.slack.app import Host, SlackRuntime, build_slack, configured
+from bot.slack.server import endpoint
+from bot.web import Endpoint
 from handlers import slack_commands, slack_dm, slack_home, slack_submit
 
 log = logging.getLogger("pmbot.slack")
@@ -31,7 +33,14 @@ def create_slack(bot: Host, *, process_before_response: bool = False) -> SlackRu
 
 
 create = create_slack  # the factory's name for it (bot.app.CHAT_ADAPTERS)
-__all__ = ["configured", "create", "create_slack", "register"]
+
+
+def serve(bot: Host) -> Endpoint:
+    """Slack's part of `pmbot serve`: /slack/events on the HTTP edge, or Socket Mode."""
+    return endpoint(create_slack(bot))
+
+
+__all__ = ["configured", "create", "create_slack", "register", "serve"]
 
 
 def register(app: App, runtime: SlackRuntime) -> None:

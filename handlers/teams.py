@@ -25,7 +25,6 @@ import logging
 import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot.chat import ChatError
@@ -38,6 +37,7 @@ from bot.teams.cards import CARD, COMMENTARY, VALUE, VERB, Cards, Words, plain_m
 from bot.teams.config import TeamsConfig, TeamsConfigError, TeamsError
 from bot.teams.transport import NAME, TeamsTransport
 from bot.values import split_line
+from bot.web import Answer, Endpoint
 from handlers import teams_commands
 from handlers.teams_commands import Host
 
@@ -47,12 +47,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("pmbot.teams")
 PATH = "/api/messages"  # the bot's messaging endpoint, as registered with the Azure Bot
 WORKERS = 8
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: Any = None
 
 
 def configured(settings: Settings) -> bool:
@@ -80,6 +74,12 @@ def create(bot: Host, *, connector: Connector | None = None) -> TeamsApp:
     transport = TeamsTransport(config, connector, cards, bot.store)
     bot.reach.add_chat(transport)
     return TeamsApp(bot, transport)
+
+
+def serve(bot: Host) -> Endpoint:
+    """Teams' part of `pmbot serve`: /api/messages on the HTTP edge."""
+    inbound = create(bot)
+    return Endpoint({PATH: inbound.handle}, f"HTTP on {PATH}", [inbound])
 
 
 class TeamsApp:
@@ -245,6 +245,7 @@ class TeamsApp:
         return Prompt(owner, service.person_name(owner), str(cycle), period_label(cycle),
                       f"{due:%A} {due.day} {due:%B %Y}", reference(owner, cycle),
                       lines)  # fmt: skip
+
 
 # -- activities into events (pure) ------------------------------------------------------------
 

@@ -12,7 +12,8 @@ import pytest
 
 from bot.app import create_app
 from bot.slack.app import SlackRuntime
-from bot.slack.server import SlackHttpServer
+from bot.slack.server import EVENTS_PATH, SlackRoute
+from bot.web import WebServer
 from handlers.slack import create_slack
 from tests.fake_slack import BOT_TOKEN, FakeSlack
 from tests.slack_inbound import LEADERS, PEOPLE, SECRET, Inbound
@@ -56,7 +57,9 @@ def slack(slack_bot) -> SlackRuntime:
 
 @pytest.fixture
 def server(slack):
-    server = SlackHttpServer(slack.app, lambda: {"status": "ok"}, host="127.0.0.1", port=0)
+    server = WebServer(
+        {EVENTS_PATH: SlackRoute(slack.app)}, lambda: {"status": "ok"}, host="127.0.0.1", port=0
+    )
     server.start()
     yield server
     server.stop()

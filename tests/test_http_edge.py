@@ -11,7 +11,8 @@ import pytest
 
 from bot.http_edge import ReplayGuard
 from bot.settings import Settings
-from bot.slack.server import SlackHttpServer
+from bot.slack.server import EVENTS_PATH, SlackRoute
+from bot.web import WebServer
 from tests.slack_inbound import COORD, LEADERS, OWNER, TEAM
 
 pytest_plugins = ("tests.slack_fixtures",)
@@ -90,9 +91,11 @@ def test_a_garbage_request_line_is_answered_400_without_a_traceback(server, capl
 
 
 def test_idle_connections_cannot_take_every_worker(slack, monkeypatch):
-    monkeypatch.setattr("bot.slack.server.READ_TIMEOUT", 0.5)
+    monkeypatch.setattr("bot.web.READ_TIMEOUT", 0.5)
     monkeypatch.setattr("bot.http_edge.WORKERS", 4)
-    server = SlackHttpServer(slack.app, lambda: {"status": "ok"}, host="127.0.0.1", port=0)
+    server = WebServer(
+        {EVENTS_PATH: SlackRoute(slack.app)}, lambda: {"status": "ok"}, host="127.0.0.1", port=0
+    )
     server.start()
     idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(20)]
     try:

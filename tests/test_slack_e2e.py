@@ -13,7 +13,8 @@ import json
 import pytest
 
 from bot.periods import parse_period
-from bot.slack.server import SlackHttpServer
+from bot.slack.server import EVENTS_PATH, SlackRoute
+from bot.web import WebServer
 from handlers.slack import create_slack
 from tests.slack_inbound import COORD, LEADERS, OWNER, Inbound, opened_view, texts
 
@@ -26,7 +27,9 @@ CORRECT = json.dumps({"cycle": "2026-10", "all": True})  # App Home's "Correct a
 def live(slack_bot, fake):
     """The bot as `pmbot serve` runs it: process_before_response=False."""
     runtime = create_slack(slack_bot)
-    server = SlackHttpServer(runtime.app, lambda: {"status": "ok"}, host="127.0.0.1", port=0)
+    server = WebServer(
+        {EVENTS_PATH: SlackRoute(runtime.app)}, lambda: {"status": "ok"}, host="127.0.0.1", port=0
+    )
     server.start()
     yield runtime, Inbound(f"http://127.0.0.1:{server.port}/slack/events", fake)
     server.stop()

@@ -1,4 +1,4 @@
-"""The HTTP endpoint itself, and Socket Mode's start-up."""
+"""Slack's route on the HTTP edge, and Socket Mode's start-up."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pytest
 
 from bot.app import create_app
 from bot.slack.client import SlackConfigError
-from bot.slack.server import SlackHttpServer, start_slack, start_socket_mode
-from handlers.slack import create_slack
+from bot.slack.server import EVENTS_PATH, SlackRoute, start_socket_mode
+from bot.web import WebServer
+from handlers.slack import create_slack, serve
 from tests.fake_slack import APP_TOKEN
 
 pytest_plugins = ("tests.slack_fixtures",)
@@ -28,7 +29,9 @@ def fetch(url: str, data: bytes | None = None) -> tuple[int, bytes]:
 
 def test_healthz_reports_the_dict_it_is_given(slack):
     health = {"status": "degraded", "parts": {"mail": {"state": "down"}}}
-    server = SlackHttpServer(slack.app, lambda: health, host="127.0.0.1", port=0).start()
+    server = WebServer(
+        {EVENTS_PATH: SlackRoute(slack.app)}, lambda: health, host="127.0.0.1", port=0
+    ).start()
     try:
         status, body = fetch(f"http://127.0.0.1:{server.port}/healthz")
         assert status == 200 and json.loads(body) == health
@@ -66,15 +69,16 @@ def socket_bot(slack_settings, clock):
 def test_socket_mode_needs_no_signing_secret_and_serves_no_events_over_http(
     socket_bot, fake, monkeypatch
 ):
-    slack = create_slack(socket_bot)
     connected = []
     monkeypatch.setattr(
         "bot.slack.server.start_socket_mode",
         lambda app, token: connected.append(token) or "handler",
     )
-    server, handler = start_slack(slack, lambda: {"status": "ok"}, host="127.0.0.1", port=0)
+    endpoint = serve(socket_bot)
+    server = WebServer(endpoint.routes, lambda: {"status": "ok"}, host="127.0.0.1", port=0).start()
     try:
-        assert (handler, connected) == ("handler", [APP_TOKEN])
+        assert (endpoint.closing, connected) == (["handler"], [APP_TOKEN])
+        assert endpoint.detail == "Socket Mode"
         assert fetch(f"http://127.0.0.1:{server.port}/slack/events", b"{}")[0] == 404
         assert fetch(f"http://127.0.0.1:{server.port}/healthz")[0] == 200
     finally:

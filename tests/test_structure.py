@@ -93,15 +93,10 @@ def test_no_module_imports_itself_round_a_circle():
     assert cycles(edges) == []
 
 
-# `pmbot serve` still starts Slack's HTTP or Socket Mode endpoint itself: the endpoint also
-# serves /healthz, and moving it into a transport-neutral HTTP edge is the serve work of #13/#17.
-KNOWS_SLACK = {"bot.serve"}
-
-
 def test_only_the_slack_adapter_and_its_handlers_know_slack():
     slack_side = ("bot.slack", "handlers.slack")
     for name, path in modules().items():
-        if name.startswith(slack_side) or name in KNOWS_SLACK:
+        if name.startswith(slack_side):
             continue
         source = path.read_text()
         tree = ast.parse(source)

@@ -2,7 +2,7 @@
 
     slack = build_slack(bot)                       # auth.test, then the Bolt app; registers
                                                    # itself as one of the bot's chats
-    server, socket = start_slack(slack, health)    # bot.slack.server: HTTP or Socket Mode
+    endpoint(slack)                                # bot.slack.server: HTTP route or Socket Mode
 
 `handlers.slack.create_slack(bot)` builds it and binds the handlers. Everything that is not
 Slack's wire format — who is prompted where, what happens after a figure arrives, the alert
