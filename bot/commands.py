@@ -2,11 +2,10 @@
 `help` (Slack's `/pm ...`, typed to the bot in Teams). Pure parsing; who may run which is
 `COORDINATORS_ONLY` (anyone in the register may look a measure up; help is for everyone).
 
-The Slack adapter still has its own copy of this parser (bot.slack.payloads), left alone
-because adding Teams was to change no Slack file; it can import this one instead.
-
 >>> parse_command("digest 2026-10 preview")
-Command(name='digest', period='2026-10', preview=True, measure_id='', problem='')
+Command(name='digest', period='2026-10', preview=True, measure_id='', problem='', area='')
+>>> parse_command("digest 2026/27-Q2 --area Operational delivery").area
+'Operational delivery'
 >>> parse_command("measure od-01").measure_id
 'OD-01'
 >>> parse_command("chase 2026-13").problem
@@ -18,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.periods import InvalidPeriod, parse_period
+from bot.spans import parse_span
 from bot.values import MEASURE_ID_PATTERN
 
 COMMANDS = ("status", "chase", "digest", "measure", "help")
@@ -34,6 +34,7 @@ class Command:
     preview: bool = False
     measure_id: str = ""
     problem: str = ""
+    area: str = ""  # `digest [PERIOD] --area NAME`: one outcome area's scorecard
 
 
 def parse_command(text: str) -> Command:
@@ -48,12 +49,19 @@ def parse_command(text: str) -> Command:
         return Command(name, measure_id=rest[0].upper())
     preview = name == "digest" and "preview" in (w.lower() for w in rest)
     rest = [w for w in rest if not (name == "digest" and w.lower() == "preview")]
+    area = ""
+    if name == "digest" and "--area" in rest:
+        at = rest.index("--area")
+        rest, area = rest[:at], " ".join(rest[at + 1 :])
+        if not area:
+            return Command(name, problem="area")
     if len(rest) > 1 or (name == "help" and rest):
         return Command(name, problem="arguments")
     period = ""
     if rest:
         try:
-            period = str(parse_period(rest[0]))
+            # A digest covers any span (a year, a financial-year quarter); the rest a cycle.
+            period = str(parse_span(rest[0]) if name == "digest" else parse_period(rest[0]))
         except InvalidPeriod:
             return Command(name, problem=f"period:{rest[0]}")
-    return Command(name, period=period, preview=preview)
+    return Command(name, period=period, preview=preview, area=area)

@@ -6,10 +6,12 @@ shared by every part that speaks to people: email, chat transports, the CLI.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 
 def make_environment(templates_dir: Path) -> jinja2.Environment:
@@ -30,3 +32,21 @@ def outcome_text(env: jinja2.Environment, outcome: Any) -> str:
     """The sentence a sender reads about one submitted figure (templates/outcomes.txt)."""
     macro = env.get_template("outcomes.txt").module.outcome  # type: ignore[attr-defined]
     return " ".join(str(macro(outcome)).split())
+
+
+def escaped_with(escape: Callable[[str], str]) -> Callable[[Any], str]:
+    """A `finalize` for an environment overlay that writes a chat's markup (Slack mrkdwn, Adaptive
+    Card markdown): every value is escaped with `escape`, except what a template already made
+    safe (Markup), so people's text never becomes markup."""
+
+    def finalize(value: Any) -> str:
+        if value is None:
+            return ""
+        return value if isinstance(value, Markup) else escape(str(value))
+
+    return finalize
+
+
+def as_typed(value: Any) -> str:
+    """A `finalize` for plain-text fields (labels, placeholders, button titles): as typed."""
+    return "" if value is None else str(value)

@@ -11,14 +11,12 @@ from typing import Any
 
 from slack_bolt import Ack, Respond
 
+from bot.commands import COORDINATORS_ONLY, Command, parse_command
 from bot.periods import Period
 from bot.service import period_label
 from bot.slack.app import SlackRuntime
-from bot.slack.payloads import Command, parse_command
 from bot.slack.worklist import cycle_from
 from bot.spans import as_span, parse_span
-
-COORDINATORS_ONLY = ("status", "chase", "digest")
 
 
 def on_pm(ack: Ack, command: dict[str, Any], respond: Respond, pmbot: SlackRuntime) -> None:

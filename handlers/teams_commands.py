@@ -13,7 +13,7 @@ import jinja2
 
 from bot.commands import COORDINATORS_ONLY, Command
 from bot.outreach import period_label
-from bot.periods import Period, london_date, parse_period, reporting_period
+from bot.periods import InvalidPeriod, Period, london_date, parse_period, reporting_period
 from bot.settings import Settings
 from bot.teams.transport import TeamsTransport
 from bot.values import format_value
@@ -39,6 +39,13 @@ class Host(Protocol):
     def templates(self) -> jinja2.Environment: ...
 
 
+def is_cycle(period: str) -> bool:
+    try:
+        return not period or bool(parse_period(period))
+    except InvalidPeriod:
+        return False
+
+
 def run(bot: Host, transport: TeamsTransport, activity: dict[str, Any], sender: str,
         command: Command) -> None:  # fmt: skip
     conversation = activity["conversation"]["id"]
@@ -56,6 +63,10 @@ def run(bot: Host, transport: TeamsTransport, activity: dict[str, Any], sender: 
         say(cards.say("not_registered"))
     elif command.name in COORDINATORS_ONLY and not service.is_coordinator(sender):
         say(cards.say("coordinators_only", command.name))
+    elif command.area or not is_cycle(command.period):
+        # Teams posts a month's or quarter's digest; years and area scorecards are Slack's and
+        # the CLI's so far (bot.commands parses them for both chats).
+        say(cards.say("problem", "arguments"))
     else:
         now = bot.clock()
         cycle = parse_period(command.period) if command.period else reporting_period(

@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 import jinja2
-from markupsafe import Markup
 
 from bot.render.slack import escape_mrkdwn
+from bot.templating import as_typed, escaped_with
 
 MAX_SECTION = 3000
 MAX_CONTEXT = 2000
@@ -33,16 +33,6 @@ MAX_VIEW_BLOCKS = 100
 Block = dict[str, Any]
 
 
-def _escaped(value: Any) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, Markup) else escape_mrkdwn(str(value))
-
-
-def _as_typed(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 class Text:
     """The template macros, as Python callables returning stripped strings.
 
@@ -53,8 +43,8 @@ class Text:
 
     def __init__(self, env: jinja2.Environment) -> None:
         self.env = env
-        mrkdwn_env = env.overlay(finalize=_escaped)
-        plain_env = env.overlay(finalize=_as_typed)
+        mrkdwn_env = env.overlay(finalize=escaped_with(escape_mrkdwn))
+        plain_env = env.overlay(finalize=as_typed)
         self._mrkdwn = mrkdwn_env.get_template("slack/messages.txt").module
         self._plain = plain_env.get_template("slack/labels.txt").module
 

@@ -3,74 +3,22 @@
 A modal's fields and a typed DM both become `Submission`s. Their `source_ref` is built from the
 payload alone (view id and what was typed; channel and message ts), so Slack delivering the
 same payload twice stores nothing new.
-
->>> parse_command("digest 2026-10 preview")
-Command(name='digest', period='2026-10', preview=True, measure_id='', problem='', area='')
->>> parse_command("digest 2026/27-Q2 --area Operational delivery").area
-'Operational delivery'
->>> parse_command("measure od-01").measure_id
-'OD-01'
+`/pm`'s text is parsed by the chat-neutral bot.commands, as Teams' typed commands are.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bot.events import Submission
-from bot.periods import InvalidPeriod, parse_period
-from bot.spans import parse_span
-from bot.values import MEASURE_ID_PATTERN, split_line
+from bot.values import split_line
 
 CALLBACK_ID = "submit_figures"
 OPEN_ACTION = "open_submit"
 VALUE, COMMENTARY = "value", "commentary"  # block id prefixes and action ids of modal inputs
-COMMANDS = ("status", "chase", "digest", "measure", "help")
-
-
-@dataclass(frozen=True)
-class Command:
-    """`/pm <name> [period] [preview] | measure ID`; `problem` says what was wrong, if anything."""
-
-    name: str
-    period: str = ""
-    preview: bool = False
-    measure_id: str = ""
-    problem: str = ""
-    area: str = ""  # `/pm digest [PERIOD] --area NAME`: one outcome area's scorecard
-
-
-def parse_command(text: str) -> Command:
-    words = (text or "").split()
-    name = words[0].lower() if words else "help"
-    rest = words[1:]
-    if name not in COMMANDS:
-        return Command("help", problem=f"unknown:{name}")
-    if name == "measure":
-        if len(rest) != 1 or not MEASURE_ID_PATTERN.fullmatch(rest[0]):
-            return Command(name, problem="measure_id")
-        return Command(name, measure_id=rest[0].upper())
-    preview = name == "digest" and "preview" in (w.lower() for w in rest)
-    rest = [w for w in rest if not (name == "digest" and w.lower() == "preview")]
-    area = ""
-    if name == "digest" and "--area" in rest:
-        at = rest.index("--area")
-        rest, area = rest[:at], " ".join(rest[at + 1:])
-        if not area:
-            return Command(name, problem="area")
-    if len(rest) > 1 or (name == "help" and rest):
-        return Command(name, problem="arguments")
-    period = ""
-    if rest:
-        try:
-            # A digest covers any span (a year, a financial-year quarter); the rest a cycle.
-            period = str(parse_span(rest[0]) if name == "digest" else parse_period(rest[0]))
-        except InvalidPeriod:
-            return Command(name, problem=f"period:{rest[0]}")
-    return Command(name, period=period, preview=preview, area=area)
 
 
 def button_value(cycle: str, everything: bool = False) -> str:

@@ -23,11 +23,11 @@ from collections.abc import Iterable
 from typing import Any
 
 import jinja2
-from markupsafe import Markup
 
 from bot.alerts import Plan, Summary
 from bot.digest_model import Digest
 from bot.events import Outcome, Prompt, PromptLine
+from bot.templating import as_typed, escaped_with
 
 CARD = "application/vnd.microsoft.card.adaptive"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -52,19 +52,10 @@ def escape_card(text: str) -> str:
                           escaped)  # fmt: skip
 
 
-def _escaped(value: Any) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, Markup) else escape_card(str(value))
-
-
-def _as_typed(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 class Words:
     def __init__(self, env: jinja2.Environment) -> None:
-        escaped, typed = env.overlay(finalize=_escaped), env.overlay(finalize=_as_typed)
+        escaped = env.overlay(finalize=escaped_with(escape_card))
+        typed = env.overlay(finalize=as_typed)
         self._cards = escaped.get_template("teams/cards.txt").module
         # Input labels, placeholders and button titles are plain text in a card: as typed.
         self._labels = typed.get_template("teams/cards.txt").module
