@@ -19,13 +19,15 @@ import pytest
 from digest_fixtures import EVIL, digest_of, large_digest, small_digest
 
 import bot.render
+from bot.render import blocks as render_blocks
 from bot.render import email as render_email
 from bot.render import pack as render_pack_module
 from bot.render import slack as render_slack
 from bot.render import tables as render_tables
+from bot.render.blocks import escape_mrkdwn
 from bot.render.email import digest_message, email_parts
 from bot.render.pack import render_pack, write_pack
-from bot.render.slack import escape_mrkdwn, slack_blocks
+from bot.render.slack import slack_blocks
 from bot.render.tables import write_tables
 
 NOW = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
@@ -500,7 +502,8 @@ def test_tables_for_2000_measures(big, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "module", [bot.render, render_slack, render_email, render_pack_module, render_tables]
+    "module",
+    [bot.render, render_blocks, render_slack, render_email, render_pack_module, render_tables],
 )
 def test_docstring_examples(module, monkeypatch):
     # The examples import tests.digest_fixtures, which needs the project root on the path.

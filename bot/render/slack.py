@@ -8,14 +8,11 @@ the full pack (or a line saying it is attached). The wording is in
 
 Everything a user typed (commentary, reasons, names) goes through ``escape_mrkdwn``: the
 template environment escapes every value it prints, and user text sits in ``verbatim`` mrkdwn.
-
->>> escape_mrkdwn("<!channel> Q&A @here")
-'&lt;!channel&gt; Q&amp;A @\\u200bhere'
+The blocks are bot.render.blocks', as every other Slack message's.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from functools import lru_cache
 from typing import Any
@@ -25,12 +22,20 @@ from markupsafe import Markup
 
 from bot.digest_model import EXCEPTION_REASONS, Digest, MeasureView
 from bot.render import environment, front, owner_of
+from bot.render.blocks import (
+    clip,
+    context,
+    divider,
+    escape_mrkdwn,
+    header,
+    link_button,
+    message,
+    section,
+    shorten,
+)
+from bot.templating import escaped_with
 
-# Slack's limits (reference/slack.md §4) and what keeps the message to one screen.
-MAX_BLOCKS = 50
-MAX_SECTION_TEXT = 3000
-MAX_HEADER_TEXT = 150
-MAX_BUTTON_URL = 3000
+# What keeps the message to one screen (Slack's own limits are bot.render.blocks').
 TOP_AREAS = 10
 TOP_EXCEPTIONS = 8
 TOP_LIST = 5
@@ -40,36 +45,14 @@ TOP_OWNERS = 20  # named on the line of figures not yet in
 # at which Slack answers msg_blocks_too_long.
 MAX_COMMENTARY = 280
 MAX_COMMENTARY_ESCAPED = 400
-MAX_FALLBACK = 1000
-
-_BROADCAST = re.compile(r"(?i)@(channel|here|everyone)\b")
-
-
-def escape_mrkdwn(text: str) -> str:
-    """Make user text inert in Slack mrkdwn.
-
-    ``&``, ``<`` and ``>`` become entities, so ``<!channel>``, ``<@U123>`` and
-    ``<https://evil|click>`` show as typed instead of pinging or linking; a zero-width space
-    after the ``@`` of a bare ``@channel``, ``@here`` or ``@everyone`` keeps it from notifying.
-
-    >>> escape_mrkdwn("<https://evil|click> & @Channel")
-    '&lt;https://evil|click&gt; &amp; @\\u200bChannel'
-    """
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _BROADCAST.sub("@\u200b\\1", text)
-
-
-def _finalize(value: Any) -> str:
-    """Jinja finalize: every printed value is escaped, except text this module marked safe."""
-    if value is None:
-        return ""
-    return value if isinstance(value, Markup) else escape_mrkdwn(str(value))
+MAX_DIGEST_FALLBACK = 1000
 
 
 @lru_cache(maxsize=1)
 def _snippets() -> Any:
     # An overlay with its own cache: the escaping is compiled into the templates it loads.
-    env: jinja2.Environment = environment().overlay(finalize=_finalize, cache_size=10)
+    mrkdwn = escaped_with(escape_mrkdwn)
+    env: jinja2.Environment = environment().overlay(finalize=mrkdwn, cache_size=10)
     return env.get_template("digest/slack.txt").module
 
 
@@ -83,7 +66,7 @@ def slack_blocks(
 
     >>> from tests.digest_fixtures import small_digest
     >>> message = slack_blocks(small_digest(), "https://intranet.example/pack-2026-10.html")
-    >>> message["blocks"][0]["text"]["text"], len(message["blocks"]) <= MAX_BLOCKS
+    >>> message["blocks"][0]["text"]["text"], len(message["blocks"]) <= 50
     ('Performance digest: October 2026', True)
     """
     t = _snippets()
@@ -94,7 +77,7 @@ def slack_blocks(
 
     # The first screen: what a leader must act on, worst first; then the areas.
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": _plain(t.header(digest), MAX_HEADER_TEXT)},
+        header(t.header(digest).strip()),
         _section(t.summary(digest, len(exceptions), ranked, len(digest.outstanding))),
     ]
     if first.performance:
@@ -102,7 +85,7 @@ def slack_blocks(
         blocks.append(_section(t.exceptions_heading(len(first.performance), len(shown))))
         blocks += [_section(_exception_text(m, t)) for m in shown]
         if len(first.performance) > len(shown):
-            blocks.append(_context(t.more_exceptions(len(first.performance) - len(shown))))
+            blocks.append(context(t.more_exceptions(len(first.performance) - len(shown)).strip()))
     else:
         blocks.append(_section(t.no_exceptions()))
     if first.waiting:
@@ -113,16 +96,15 @@ def slack_blocks(
         blocks.append(_section(_listing(t.improvements, first.improvements)))
     if first.breaches:
         blocks.append(_section(_listing(t.breaches, first.breaches)))
-    blocks += [{"type": "divider"}, _area_section(digest, t), _context(t.legend())]
-    blocks.append({"type": "divider"})
+    blocks += [divider(), _area_section(digest, t), context(t.legend().strip()), divider()]
     blocks.append(_pack_block(pack_url, t))
-    return {"text": _clip(t.fallback(digest, len(exceptions)), MAX_FALLBACK), "blocks": blocks}
+    return message(t.fallback(digest, len(exceptions)), blocks, MAX_DIGEST_FALLBACK)
 
 
 def _exception_text(measure: MeasureView, t: Any) -> str:
-    typed = _shorten(" ".join(measure.commentary.split()), MAX_COMMENTARY)
+    typed = shorten(" ".join(measure.commentary.split()), MAX_COMMENTARY)
     # Escaped here so that it can be cut to length as it will be sent; Markup: not twice.
-    commentary = Markup(_clip(escape_mrkdwn(typed), MAX_COMMENTARY_ESCAPED))
+    commentary = Markup(clip(escape_mrkdwn(typed), MAX_COMMENTARY_ESCAPED))
     yoy = next((y for y in measure.year_on_year if y.years_ago == 1 and y.change is not None), None)
     return t.exception(measure, commentary, yoy, owner_of(measure))
 
@@ -141,48 +123,11 @@ def _listing(macro: Any, measures: list[MeasureView]) -> str:
 
 
 def _pack_block(pack_url: str | None, t: Any) -> dict[str, Any]:
-    url = (pack_url or "").strip()
-    if not (url.startswith(("https://", "http://")) and len(url) <= MAX_BUTTON_URL):
+    button = link_button(t.pack_button().strip(), "open_pack", pack_url or "")
+    if button is None:
         return _section(t.pack(False))
-    block = _section(t.pack(True))
-    block["accessory"] = {
-        "type": "button",
-        "action_id": "open_pack",
-        "text": _plain(t.pack_button(), 75),
-        "url": url,  # a JSON string field, not mrkdwn: no escaping needed or wanted
-    }
-    return block
+    return {**_section(t.pack(True)), "accessory": button}
 
 
 def _section(text: str) -> dict[str, Any]:
-    # verbatim: Slack must not turn owners' text into links or mentions on its own.
-    text = _clip(text.strip(), MAX_SECTION_TEXT)
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
-
-
-def _context(text: str) -> dict[str, Any]:
-    element = {"type": "mrkdwn", "text": _clip(text.strip(), 2000), "verbatim": True}
-    return {"type": "context", "elements": [element]}
-
-
-def _plain(text: str, limit: int) -> dict[str, Any]:
-    return {"type": "plain_text", "text": _clip(text.strip(), limit), "emoji": True}
-
-
-def _shorten(text: str, limit: int) -> str:
-    """Raw text cut at a word, before escaping: ``_shorten("a b c", 4) == "a b…"``."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0] if " " in text[: limit - 1] else text[: limit - 1]
-    return cut + "…"
-
-
-def _clip(text: str, limit: int) -> str:
-    """Escaped text cut to ``limit`` characters without leaving half an ``&amp;``."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    amp = cut.rfind("&")
-    if amp != -1 and ";" not in cut[amp:]:
-        cut = cut[:amp]
-    return cut + "…"
+    return section(text.strip())

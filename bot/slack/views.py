@@ -11,12 +11,11 @@ from typing import Any
 from bot.alerts import Plan, Summary
 from bot.events import Outcome, Prompt, Receipt, StatusReport
 from bot.measures import Measure
-from bot.slack.blocks import (
+from bot.render.blocks import (
     MAX_MESSAGE_BLOCKS,
     MAX_MODAL_TEXT,
     MAX_VIEW_BLOCKS,
     Block,
-    Text,
     actions,
     button,
     context,
@@ -28,6 +27,7 @@ from bot.slack.blocks import (
     simple,
     text_input,
 )
+from bot.slack.blocks import Text
 from bot.slack.payloads import (
     CALLBACK_ID,
     COMMENTARY,
