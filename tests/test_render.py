@@ -494,6 +494,34 @@ def test_data_files_have_a_dictionary_csvw_metadata_and_a_long_series(digest, tm
     assert pd.isna(od03["value"]) and od03["status"] == "no_figure"  # a gap stays blank
 
 
+@pytest.mark.parametrize("failing", ["csv", "xlsx"])
+def test_a_failed_table_write_leaves_the_previous_file_and_no_partial_one(
+    digest, tmp_path, monkeypatch, failing
+):
+    """The disk fills half way through a table: the last complete files stay as they were,
+    nothing half-written sits under a name people open, and no temporary file is left."""
+    written = write_tables(digest, tmp_path)
+    before = {path.name: path.read_bytes() for path in written}
+
+    def half_then_full_disk(real):
+        def write(self, target, *args, **kwargs):
+            real(self, target, *args, **kwargs)
+            with open(target, "r+b") as file:  # the disk filled half way through
+                file.truncate(Path(target).stat().st_size // 2)
+            raise OSError(28, "No space left on device")
+
+        return write
+
+    if failing == "csv":
+        monkeypatch.setattr(pd.DataFrame, "to_csv", half_then_full_disk(pd.DataFrame.to_csv))
+    else:
+        monkeypatch.setattr(openpyxl.Workbook, "save", half_then_full_disk(openpyxl.Workbook.save))
+    with pytest.raises(OSError, match="No space left"):
+        write_tables(digest, tmp_path)
+    assert {path.name: path.read_bytes() for path in written} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(before)
+
+
 def test_tables_for_2000_measures(big, tmp_path):
     csv_path, *_ = write_tables(big, tmp_path)
     frame = pd.read_csv(csv_path)

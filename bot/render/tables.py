@@ -38,6 +38,7 @@ from typing import Any
 import pandas as pd
 
 from bot.digest_model import Digest, MeasureView
+from bot.files import replacing, write_atomically
 from bot.periods import parse_period
 from bot.render import environment
 from bot.tolerance import parse_tolerance, rag
@@ -159,7 +160,7 @@ def write_tables(digest: Digest, directory: Path) -> list[Path]:
         csvw = _csvw(path.name, title, frame, columns)
         if digest.public:  # published: say under what licence
             csvw["dc:license"] = {"@id": OGL}
-        meta.write_text(json.dumps(csvw, indent=2, ensure_ascii=False), encoding="utf-8")
+        write_atomically(meta, json.dumps(csvw, indent=2, ensure_ascii=False))
         metadata.append(meta)
     files = (("measures", measures, "MEASURES"), ("series", series, "SERIES"))
     dictionary = pd.DataFrame(
@@ -178,9 +179,11 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     text = frame.select_dtypes(exclude=["number", "bool"]).columns
     safe = frame.copy()
     safe[text] = safe[text].map(_inert)
-    # utf-8-sig: Excel reads the £ and accents right only with the byte-order mark.
-    safe.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n",
-                date_format="%Y-%m-%d")  # fmt: skip
+    # utf-8-sig: Excel reads the £ and accents right only with the byte-order mark. Written
+    # under a temporary name: a full disk leaves the previous file, never half a table.
+    with replacing(path) as temporary:
+        safe.to_csv(temporary, index=False, encoding="utf-8-sig", lineterminator="\r\n",
+                    date_format="%Y-%m-%d")  # fmt: skip
 
 
 def _csvw(url: str, title: str, frame: pd.DataFrame, words: dict) -> dict[str, Any]:
@@ -389,7 +392,8 @@ def _write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
             with warnings.catch_warnings():  # it warns in write-only mode whatever is done
                 warnings.simplefilter("ignore", UserWarning)
                 sheet.add_table(table)
-    book.save(path)
+    with replacing(path) as temporary:
+        book.save(temporary)
 
 
 def _formats(frame: pd.DataFrame) -> dict[bool, list[str | None]]:
