@@ -184,7 +184,8 @@ class Bot:
         """The digest email with its charts inline and the full pack attached."""
         digest = self.service.digest(cycle, now)
         return digest_message(digest, self.settings.mail_from, recipients, now,
-                              self.settings.mail_domain, pack=render_pack(digest))  # fmt: skip
+                              self.settings.mail_domain, pack=render_pack(digest, self.templates),
+                              env=self.templates)  # fmt: skip
 
     def pending_mail(self):
         """Queued messages, a batch at a time, until none is left (each batch is marked as it
@@ -209,10 +210,12 @@ class Bot:
             digest = dataclasses.replace(digest, cycle=f"{digest.cycle}-public")
         directory.mkdir(parents=True, exist_ok=True)
         if public:
-            return [write_pack(digest, directory), *write_tables(digest, directory)]
-        pack = write_pack(digest, directory)
+            return [write_pack(digest, directory, self.templates),
+                    *write_tables(digest, directory, self.templates)]  # fmt: skip
+        pack = write_pack(digest, directory, self.templates)
         slack = directory / f"digest-{digest.cycle}-slack.json"
-        write_atomically(slack, json.dumps(slack_blocks(digest), indent=2, ensure_ascii=False))
+        blocks = slack_blocks(digest, env=self.templates)
+        write_atomically(slack, json.dumps(blocks, indent=2, ensure_ascii=False))
         recipients = self.service.people_with_role("leadership") or ["leadership@example.org"]
         if area:
             recipients = [a.lead_email for a in self.store.areas() if a.name == area] or recipients
@@ -220,9 +223,10 @@ class Bot:
         # The email says the pack is attached, so it is: the same HTML as the file beside it.
         html = pack.read_text(encoding="utf-8")
         message = digest_message(digest, self.settings.mail_from, recipients, now,
-                                 self.settings.mail_domain, pack=html)  # fmt: skip
+                                 self.settings.mail_domain, pack=html,
+                                 env=self.templates)  # fmt: skip
         write_atomically(email, message.as_bytes())
-        return [pack, slack, email, *write_tables(digest, directory)]
+        return [pack, slack, email, *write_tables(digest, directory, self.templates)]
 
     def write_annual(
         self,
@@ -375,6 +379,9 @@ def create_app(
     store = Store(settings.db_path)
     store.migrate()
     calendar = WorkingCalendar(settings.calendar)
+    # The one template environment, from the templates-directory setting: email, chats, the
+    # CLI, the service's sentences and every digest renderer get it.
+    templates = environment(settings.templates_dir)
     service = Service(
         store,
         calendar,
@@ -384,11 +391,9 @@ def create_app(
         commentary_required=settings.commentary_required,
         organisation=settings.organisation,
         year_start=settings.year_start,
+        templates=templates,
     )
-    # The one template environment, from the templates-directory setting: email, chats, the
-    # CLI and the digest renderers' filters and labels all come from it.
-    composer = Composer(environment(settings.templates_dir), settings.mail_from,
-                        settings.mail_domain)  # fmt: skip
+    composer = Composer(templates, settings.mail_from, settings.mail_domain)
     bot = Bot(settings, store, service, mail or make_mail_backend(settings), composer, clock)
     if chats:
         try:

@@ -262,7 +262,7 @@ def cmd_exceptions(args, bot: Bot) -> None:
         print(f"No exceptions for {cycle}.")
     for row in rows:
         what = row["display_value"] or "no figure"
-        why = ", ".join(labels()["REASON"][r] for r in row["exception_reasons"])
+        why = ", ".join(labels(bot.templates)["REASON"][r] for r in row["exception_reasons"])
         print(f"  {row['id']:<8} {what:>12} (target {row['target_display']})  {why}: {row['name']}")
         if row["commentary"]:
             print(f'{"":11}"{row["commentary"]}"')

@@ -96,8 +96,9 @@ def play_cycle(bot: Bot, clock: DemoClock, cycle) -> str:
     clock.set(dates.escalation, time(10))
     report = service.status(cycle, clock())
     exceptions = service.exceptions(cycle, clock(), report)
+    reasons = labels(bot.templates)["REASON"]
     for row in exceptions:
-        row["why"] = ", ".join(labels()["REASON"][r] for r in row["exception_reasons"])
+        row["why"] = ", ".join(reasons[r] for r in row["exception_reasons"])
     clock.set(dates.digest, time(9))
     digest_files = bot.write_digest(cycle, bot.settings.db_path.parent / "digest")
     first = front(service.digest(cycle, clock(), report))

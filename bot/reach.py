@@ -339,7 +339,7 @@ class Reach:
                 continue
             if digest is None:
                 digest = self.service.digest(cycle, now)
-                pack = render_pack(digest)
+                pack = render_pack(digest, self.composer.templates)
             ref = chat.post_digest(digest, pack or "")
             if ref:
                 self.service.store.ledger_add(kind, key, now, ref, key)

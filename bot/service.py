@@ -6,10 +6,11 @@ whether a value is acceptable. Every method that depends on the time takes `now`
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import jinja2
 
 from bot.annual import AnnualReport, build_annual
 from bot.annual import for_area as annual_for_area
@@ -46,18 +47,10 @@ from bot.reports import (
     with_year_to_date,
 )
 from bot.rollup import year_to_date
-from bot.settings import PROJECT_ROOT
 from bot.spans import YEAR_START, Span, parse_reporting_period
 from bot.store import Store, StoredSubmission
-from bot.templating import make_environment
 from bot.tolerance import parse_tolerance, rag, status
 from bot.values import InvalidValue, format_value, parse_entry
-
-
-@functools.cache
-def WORDS() -> Any:  # noqa: N802 - reads like the template module it returns
-    """The sentences about one arriving figure (templates/judgement.txt)."""
-    return make_environment(PROJECT_ROOT / "templates").get_template("judgement.txt").module
 
 
 class Refused(Exception):
@@ -83,7 +76,9 @@ class Service(Outreach):
         commentary_required: str = "exception",
         organisation: str = "",
         year_start: int = YEAR_START,
+        templates: jinja2.Environment,
     ) -> None:
+        self.templates = templates  # the bot's one environment (bot.app builds it)
         self.spc_rules = spc_rules
         self.commentary_required = commentary_required
         self.year_start = year_start  # the financial year's first month, for year to date
@@ -287,7 +282,8 @@ class Service(Outreach):
         units = {m.id: m.unit for m in self.store.measures()}
         rows = self.store.held_back(periods)
         shown = [format_value(row["value"], units.get(row["measure_id"], "")) for row in rows]
-        return [str(WORDS().held_back(row, text)) for row, text in zip(rows, shown, strict=True)]
+        words = self.templates.get_template("judgement.txt").module
+        return [str(words.held_back(row, text)) for row, text in zip(rows, shown, strict=True)]
 
     def authorised_measure(self, measure_id: str, submission: Submission) -> Measure:
         measure = self.registered()[1].get(measure_id)  # active measures only

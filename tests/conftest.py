@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -15,6 +16,18 @@ from bot.periods import LONDON
 from bot.settings import PROJECT_ROOT, Settings
 
 DATA = PROJECT_ROOT / "data"
+
+
+def templates_with(directory: Path, edits: dict[str, tuple[str, str]]) -> Path:
+    """A copy of templates/ in `directory` with `edits` made: {file: (old words, new words)}
+    (each old must be there, so that a test cannot pass by editing nothing)."""
+    copy = directory / "templates"
+    shutil.copytree(PROJECT_ROOT / "templates", copy)
+    for name, (old, new) in edits.items():
+        text = (copy / name).read_text(encoding="utf-8")
+        assert old in text, f"{old!r} is not in {name}"
+        (copy / name).write_text(text.replace(old, new), encoding="utf-8")
+    return copy
 
 
 @dataclass

@@ -18,7 +18,7 @@ from bot.periods import parse_period
 from bot.render.pack import render_pack
 from bot.targets import TargetStep, parse_rebase, parse_targets, target_for
 from tests import mail_scenario as scenario
-from tests.conftest import DATA, REGISTER, reply
+from tests.conftest import DATA, REGISTER, reply, templates_with
 from tests.slack_inbound import OWNER as OWNER_SLACK_ID
 from tests.slack_inbound import opened_view, texts
 
@@ -263,6 +263,23 @@ def test_commentary_can_be_required_for_red_only(settings, clock, register_file,
             Submission("OD-01", "55", OWNER, "cli", "t:1", clock(), period="2026-10")
         )
         assert outcome.stored and outcome.reasons == ("special_cause_concern",)
+    finally:
+        bot.close()
+
+
+def test_held_back_lines_are_worded_by_the_configured_templates(settings, clock, tmp_path):
+    custom = templates_with(tmp_path, {"judgement.txt": ("held back, awaiting the owner",
+                                                         "parked until the owner confirms")})
+    bot = create_app(replace(settings, templates_dir=custom), clock=clock)
+    try:
+        (tmp_path / "measures.yaml").write_text(REGISTER)
+        bot.service.import_register(tmp_path / "measures.yaml", clock())
+        bot.service.import_history(history_csv(tmp_path, STEADY), clock())
+        prompt = scenario.prompt_the_owner(bot, bot.mail.outbox_messages)
+        bot.mail.deliver_to_inbox(reply(prompt, "owner@agency.example", "OD-01: 4.9\n"))
+        bot.poll_mail()
+        held = bot.service.held_back(OCTOBER)
+        assert len(held) == 1 and held[0].startswith("parked until the owner confirms: OD-01")
     finally:
         bot.close()
 

@@ -19,6 +19,8 @@ import pytest
 from digest_fixtures import EVIL, digest_of, large_digest, small_digest
 
 import bot.render
+from bot.app import create_app
+from bot.periods import parse_period
 from bot.render import blocks as render_blocks
 from bot.render import email as render_email
 from bot.render import pack as render_pack_module
@@ -29,6 +31,7 @@ from bot.render.email import digest_message, email_parts
 from bot.render.pack import render_pack, write_pack
 from bot.render.slack import slack_blocks
 from bot.render.tables import write_tables
+from tests.conftest import templates_with
 
 NOW = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
 
@@ -492,6 +495,33 @@ def test_data_files_have_a_dictionary_csvw_metadata_and_a_long_series(digest, tm
     assert len(series) == sum(len(m.series) for m in digest.measures)
     od03 = series[series.measure_id == "OD-03"].iloc[-1]
     assert pd.isna(od03["value"]) and od03["status"] == "no_figure"  # a gap stays blank
+
+
+def test_the_configured_templates_dir_words_every_form_of_the_digest(
+    settings, clock, register_file, tmp_path
+):
+    """PMBOT_TEMPLATES_DIR reaches every renderer: the pack, the Slack message, the email and
+    the data files' titles all come from the configured copy, none from the built-in one."""
+    custom = templates_with(tmp_path, {
+        "digest/slack.txt": ("Performance digest: ", "Leaders' brief: "),
+        "digest/email_subject.txt": ("Performance digest", "Leaders' brief"),
+        "digest/pack.html": ("<html", "<!-- Leaders' brief --><html"),
+        "digest/columns.txt": ('"Performance measures, {cycle}', '"Leaders\' brief, {cycle}'),
+    })  # fmt: skip
+    bot = create_app(replace(settings, templates_dir=custom), clock=clock)
+    try:
+        bot.service.import_register(register_file, clock())
+        files = {p.suffix: p for p in bot.write_digest(parse_period("2026-10"), tmp_path / "out")}
+        slack = json.loads((tmp_path / "out" / "digest-2026-10-slack.json").read_text())
+        assert slack["blocks"][0]["text"]["text"] == "Leaders' brief: October 2026"
+        message = email.message_from_bytes(files[".eml"].read_bytes())
+        assert message["Subject"].startswith("Leaders' brief")
+        assert "<!-- Leaders' brief -->" in files[".html"].read_text(encoding="utf-8")
+        metadata = json.loads((tmp_path / "out" / "performance-2026-10-measures.csv-metadata.json")
+                              .read_text(encoding="utf-8"))  # fmt: skip
+        assert metadata["dc:title"].startswith("Leaders' brief, 2026-10")
+    finally:
+        bot.close()
 
 
 @pytest.mark.parametrize("failing", ["csv", "xlsx"])

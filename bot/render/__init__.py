@@ -65,13 +65,15 @@ def environment(templates_dir: Path = TEMPLATES) -> jinja2.Environment:
     return env
 
 
-@lru_cache(maxsize=1)
-def labels() -> dict[str, dict[str, str]]:
-    """The label tables (STATUS, REASON, VARIATION, ASSURANCE, GAP, CHANGE, LIMITS) by name.
+@lru_cache(maxsize=4)
+def labels(env: jinja2.Environment | None = None) -> dict[str, dict[str, str]]:
+    """The label tables (STATUS, REASON, VARIATION, ASSURANCE, GAP, CHANGE, LIMITS) by name,
+    from `env` (the bot's: bot.templates) or, for a bare call, the default templates.
 
-    Read once (the pack asks for every measure); the tables are shared, so read, never change.
+    Read once per environment (the pack asks for every measure); the tables are shared, so
+    read, never change.
     """
-    return {k: v for k, v in environment().globals.items() if k.isupper()}
+    return {k: v for k, v in (env or environment()).globals.items() if k.isupper()}
 
 
 def _labels(env: jinja2.Environment) -> dict[str, dict[str, str]]:
@@ -254,7 +256,7 @@ class Front:
         return sum(len(ids) for _, ids in self.waiting)
 
 
-def chart_text(measure: MeasureView) -> str:
+def chart_text(measure: MeasureView, env: jinja2.Environment | None = None) -> str:
     """What a measure's chart shows, in one paragraph: its text alternative (alt text, SVG
     title, caption). Worded in ``templates/digest/chart_text.txt``."""
     series = measure.series
@@ -267,7 +269,8 @@ def chart_text(measure: MeasureView) -> str:
                                           strict=True) if _finite(v)]  # fmt: skip
         if figures:
             last = (str(figures[-1][0]), show_value(float(figures[-1][1]), measure.unit))
-    macro = environment().get_template("digest/chart_text.txt").module.chart_text  # type: ignore[attr-defined]
+    env = env or environment()
+    macro = env.get_template("digest/chart_text.txt").module.chart_text  # type: ignore[attr-defined]
     return " ".join(str(macro(measure, mean, last)).split())
 
 

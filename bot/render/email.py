@@ -39,6 +39,8 @@ from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, make_msgid
 from typing import Any
 
+import jinja2
+
 from bot.charts import sparkline_png
 from bot.digest_model import EXCEPTION_REASONS, Digest
 from bot.mail.compose import mark_automatic
@@ -62,6 +64,7 @@ def email_parts(
     domain: str = CONTENT_ID_DOMAIN,
     attached: bool = True,
     pack_zipped: bool = False,
+    env: jinja2.Environment | None = None,
 ) -> tuple[str, str, dict[str, bytes]]:
     """``(plain text, html, {content_id: png})``; each content id is used as ``cid:`` in the html.
 
@@ -70,9 +73,10 @@ def email_parts(
     ``pack_zipped`` whether it goes zipped.
 
     Content ids are ``spark<n>.<cycle>@<domain>``, without angle brackets: add them in the
-    ``Content-ID`` header (``digest_message`` does).
+    ``Content-ID`` header (``digest_message`` does). `env` is the bot's template environment
+    (bot.templates); without it, the default templates.
     """
-    env = environment()
+    env = env or environment()
     exceptions = digest.exceptions
     first = front(digest)
     images: dict[str, bytes] = {}
@@ -84,7 +88,7 @@ def email_parts(
             images[cid] = sparkline_png(measure.series, measure.target)
         yoy = next((y for y in measure.year_on_year if y.years_ago == 1 and y.change is not None),
                    None)  # fmt: skip
-        shown.append((measure, cid, yoy, chart_text(measure)))
+        shown.append((measure, cid, yoy, chart_text(measure, env)))
     # The MDC icons as PNGs, one image per icon used (clients show no SVG), keyed by code.
     icons: dict[str, str] = {}
     for measure, _, _, _ in shown:
@@ -126,17 +130,19 @@ def digest_message(
     *,
     pack: str | None = None,
     pack_url: str | None = None,
+    env: jinja2.Environment | None = None,
 ) -> Message:
     """The digest email, ready for any mail backend's ``send``.
 
     ``to`` is one address or a list; ``domain`` goes into the Message-ID and content ids;
     ``pack`` (the HTML of ``render_pack``) is attached when given.
     """
-    env = environment()
+    env = env or environment()
     packed = pack.encode("utf-8") if pack is not None else b""
     zipped = len(packed) > PACK_ZIP_ABOVE
     text, html, images = email_parts(digest, pack_url=pack_url, domain=domain,
-                                     attached=pack is not None, pack_zipped=zipped)  # fmt: skip
+                                     attached=pack is not None, pack_zipped=zipped,
+                                     env=env)  # fmt: skip
     related = MIMEMultipart("related")
     related.attach(MIMEText(html, "html", "utf-8"))
     for cid, png in images.items():

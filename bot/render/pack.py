@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
 from markupsafe import Markup
 
 from bot.charts import ChartData, spc_svg
@@ -54,10 +55,11 @@ class Card:
     text: str  # what the chart shows, in words: its text alternative
 
 
-def render_pack(digest: Digest) -> str:
-    """The pack as one HTML document (a string); see ``write_pack`` to save it."""
-    env = environment()
-    cards = {m.id: _card(m, number) for number, m in enumerate(digest.measures)}
+def render_pack(digest: Digest, env: jinja2.Environment | None = None) -> str:
+    """The pack as one HTML document (a string); see ``write_pack`` to save it. `env` is the
+    bot's template environment (bot.templates); without it, the default templates."""
+    env = env or environment()
+    cards = {m.id: _card(m, number, env) for number, m in enumerate(digest.measures)}
     exceptions = digest.exceptions
     rank = {m.id: i for i, m in enumerate(exceptions)}
     areas = []
@@ -84,14 +86,14 @@ def render_pack(digest: Digest) -> str:
     )
 
 
-def write_pack(digest: Digest, directory: Path) -> Path:
+def write_pack(digest: Digest, directory: Path, env: jinja2.Environment | None = None) -> Path:
     """Write ``performance-pack-<cycle>.html`` into ``directory`` (created if need be)."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"performance-pack-{digest.cycle}.html"
-    return write_atomically(path, render_pack(digest))
+    return write_atomically(path, render_pack(digest, env))
 
 
-def _card(m: MeasureView, number: int) -> Card:
+def _card(m: MeasureView, number: int, env: jinja2.Environment) -> Card:
     data = ChartData.from_series(m.series) if len(m.series) else None
     recent = []
     previous_period = ""
@@ -99,7 +101,7 @@ def _card(m: MeasureView, number: int) -> Card:
     chart = ""
     if data:
         tail = data.tail(RECENT)
-        words = labels()["RULE"]
+        words = labels(env)["RULE"]
         first = len(m.series) - len(tail.periods)
         signals = m.signals[first:] if len(m.signals) == len(m.series) else ()
         why = [words.get(signal or "", "") for signal in signals] or [""] * len(tail.periods)
@@ -109,7 +111,7 @@ def _card(m: MeasureView, number: int) -> Card:
                 tail.periods, tail.values, tail.causes, why, strict=True
             )
         ][::-1]
-        text = chart_text(m)
+        text = chart_text(m, env)
         chart = spc_svg(data, m.target, label=text, projection=m.projection, unit=m.unit)
         # The period before this cycle's, for "change on <period>".
         periods = data.periods

@@ -48,28 +48,32 @@ MAX_COMMENTARY_ESCAPED = 400
 MAX_DIGEST_FALLBACK = 1000
 
 
-@lru_cache(maxsize=1)
-def _snippets() -> Any:
+@lru_cache(maxsize=4)
+def _snippets(env: jinja2.Environment) -> Any:
     # An overlay with its own cache: the escaping is compiled into the templates it loads.
-    mrkdwn = escaped_with(escape_mrkdwn)
-    env: jinja2.Environment = environment().overlay(finalize=mrkdwn, cache_size=10)
-    return env.get_template("digest/slack.txt").module
+    overlay = env.overlay(finalize=escaped_with(escape_mrkdwn), cache_size=10)
+    return overlay.get_template("digest/slack.txt").module
 
 
 def slack_blocks(
-    digest: Digest, pack_url: str | None = None, *, top: int = TOP_EXCEPTIONS
+    digest: Digest,
+    pack_url: str | None = None,
+    *,
+    top: int = TOP_EXCEPTIONS,
+    env: jinja2.Environment | None = None,
 ) -> dict[str, Any]:
     """The message as ``{"text": fallback, "blocks": [...]}`` for ``chat.postMessage``.
 
     Without a ``pack_url`` the message says the pack is attached (upload it with
-    ``files_upload_v2`` in the same channel or thread).
+    ``files_upload_v2`` in the same channel or thread). `env` is the bot's template
+    environment (bot.templates); without it, the default templates.
 
     >>> from tests.digest_fixtures import small_digest
     >>> message = slack_blocks(small_digest(), "https://intranet.example/pack-2026-10.html")
     >>> message["blocks"][0]["text"]["text"], len(message["blocks"]) <= 50
     ('Performance digest: October 2026', True)
     """
-    t = _snippets()
+    t = _snippets(env or environment())
     exceptions = digest.exceptions
     reasons = Counter(m.exception_reasons[0] for m in exceptions)
     ranked = [(r, reasons[r]) for r in EXCEPTION_REASONS if reasons[r]]

@@ -35,6 +35,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pandas as pd
 
 from bot.digest_model import Digest, MeasureView
@@ -142,11 +143,14 @@ def series_rows(digest: Digest) -> pd.DataFrame:
     return frame
 
 
-def write_tables(digest: Digest, directory: Path) -> list[Path]:
-    """Write the CSV files, their CSVW metadata and the XLSX into ``directory``."""
+def write_tables(
+    digest: Digest, directory: Path, env: jinja2.Environment | None = None
+) -> list[Path]:
+    """Write the CSV files, their CSVW metadata and the XLSX into ``directory``; the column
+    words come from `env` (bot.templates) or, without it, the default templates."""
     directory.mkdir(parents=True, exist_ok=True)
     measures, series = measure_rows(digest), series_rows(digest)
-    words = environment().get_template("digest/columns.txt").module
+    words = (env or environment()).get_template("digest/columns.txt").module
     stem = directory / f"performance-{digest.cycle}"
     measures_csv = Path(f"{stem}-measures.csv")
     series_csv = Path(f"{stem}-series.csv")

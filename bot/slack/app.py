@@ -105,7 +105,8 @@ class SlackRuntime:
             return None
         title = self.views.text.plain("pack_title", digest.cycle_label)
         filename = f"performance-pack-{digest.cycle}.html"
-        return self.notifier.post_digest(channel, slack_blocks(digest), pack, filename, title)
+        blocks = slack_blocks(digest, env=self.bot.templates)
+        return self.notifier.post_digest(channel, blocks, pack, filename, title)
 
     def post_report(self, span: Span, area: str = "") -> str | None:
         """Post a quarter's or a year's digest (a year's: the annual report), or one area's, on
@@ -131,7 +132,8 @@ class SlackRuntime:
         digest = self.bot.service.report(span, now, area=area)
         title = self.views.text.plain("pack_title", digest.cycle_label)
         filename = f"performance-pack-{digest.cycle}{suffix}.html"
-        return slack_blocks(digest), render_pack(digest), filename, title
+        env = self.bot.templates
+        return slack_blocks(digest, env=env), render_pack(digest, env), filename, title
 
     # -- for the handlers -------------------------------------------------------------------
 
@@ -140,7 +142,8 @@ class SlackRuntime:
     ) -> None:
         """Any span's digest (or one area's) shown only to `user_id` where they asked for it."""
         if span.kind == "month" and not area:
-            content = slack_blocks(self.bot.service.digest(span.first, self.bot.clock()))
+            digest = self.bot.service.digest(span.first, self.bot.clock())
+            content = slack_blocks(digest, env=self.bot.templates)
         else:
             content = self.report_content(span, area)[0]
         try:
