@@ -27,11 +27,11 @@ def on_pm(ack: Ack, command: dict[str, Any], respond: Respond, pmbot: SlackRunti
         kind, _, detail = args.problem.partition(":")
         respond(**views.problem(kind, detail))
         return
-    if args.name == "help":
-        respond(**views.say("help"))
-        return
     email = pmbot.people.email_for(command["user_id"])
-    if not email or not service.is_known(email):
+    if args.name == "help":  # the commands for coordinators; what they can do for anyone else
+        coordinator = bool(email) and service.is_coordinator(email)
+        respond(**views.say("help" if coordinator else "help_others"))
+    elif not email or not service.is_known(email):
         respond(**views.say("not_registered"))
     elif args.name in COORDINATORS_ONLY and not service.is_coordinator(email):
         respond(**views.say("coordinators_only", args.name))

@@ -57,8 +57,8 @@ def run(bot: Host, transport: TeamsTransport, activity: dict[str, Any], sender: 
     if command.problem:
         kind, _, detail = command.problem.partition(":")
         say(cards.say("problem", kind, detail))
-    elif command.name == "help":
-        say(cards.say("help"))
+    elif command.name == "help":  # the commands for coordinators; what they can do for others
+        say(cards.say("help" if service.is_coordinator(sender) else "help_others"))
     elif not service.is_known(sender):
         say(cards.say("not_registered"))
     elif command.name in COORDINATORS_ONLY and not service.is_coordinator(sender):

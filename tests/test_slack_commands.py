@@ -9,7 +9,7 @@ import pytest
 
 from bot.events import Submission
 from bot.periods import parse_period
-from tests.slack_inbound import COORD, LEADERS, OWNER, texts
+from tests.slack_inbound import COORD, LEADERS, OWNER, STRANGER, texts
 
 pytest_plugins = ("tests.slack_fixtures",)
 
@@ -32,6 +32,15 @@ def test_help_lists_the_commands(inbound, fake, text):
     assert "/pm status [2026-10]" in shown and "/pm measure OD-01" in shown
     if text == "nonsense":
         assert "I do not know `/pm nonsense`" in shown
+
+
+@pytest.mark.parametrize("user_id", [OWNER, STRANGER])
+def test_help_from_someone_who_is_not_a_coordinator_says_what_they_can_do(inbound, fake, user_id):
+    inbound.command("help", user_id=user_id)
+    shown = answer(fake)
+    assert "The `/pm` commands are for the performance team's coordinators" in shown
+    assert "`OD-01: 48 backlog down`" in shown and "*Submit figures*" in shown
+    assert "/pm status" not in shown
 
 
 @pytest.mark.parametrize(

@@ -121,12 +121,15 @@ def test_a_month_in_teams(side, fake, teams_bot, members, waits):
     fake.wait_for(lambda: any(t.startswith("OD-01 Average processing time")
                               for t in texts_in(fake, coord)))  # fmt: skip
 
-    # An owner may not run the coordinators' commands; help is for everyone.
+    # An owner may not run the coordinators' commands; their help says what they can do.
     side.say(owner, "chase")
     fake.wait_for(lambda: any("for the performance team's coordinators" in t
                               for t in texts_in(fake, owner)))  # fmt: skip
     side.say(owner, "help")
-    fake.wait_for(lambda: any(t.startswith("pmbot collects") for t in texts_in(fake, owner)))
+    said = fake.wait_for(lambda: [t for t in texts_in(fake, owner)
+                                  if t.startswith("The typed commands are for")])  # fmt: skip
+    assert "OD-01: 48 backlog down" in said[0] and "Submit figures card" in said[0]
+    assert not any(t.startswith("pmbot collects") for t in texts_in(fake, owner))
 
 
 def test_requests_without_a_valid_token_are_refused_with_401(side, fake, teams_bot, members):

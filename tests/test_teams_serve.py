@@ -59,7 +59,7 @@ def test_serve_answers_teams_on_api_messages(tmp_path, fake):
         assert side.install(owner)[0] == 200
         assert side.say(owner, "help")[0] == 200
         answer = fake.wait_for(lambda: fake.sent(owner.conversation_id), timeout=20)
-        assert answer[0]["text"].startswith("pmbot collects")
+        assert answer[0]["text"].startswith("The typed commands are for")
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
     finally:
@@ -107,7 +107,7 @@ def test_slack_over_http_and_teams_share_one_port(tmp_path, fake):
             assert teams.install(owner)[0] == 200
             assert teams.say(owner, "help")[0] == 200
             said = fake.wait_for(lambda: fake.sent(owner.conversation_id), timeout=20)
-            assert said[0]["text"].startswith("pmbot collects")
+            assert said[0]["text"].startswith("The typed commands are for")
             # A Slack-signed body sent to Teams' route is refused there: no JWT.
             teams_url = TeamsSide(f"http://127.0.0.1:{port}/api/messages", fake)
             assert (
