@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import jinja2
+
 from bot.measures import ImportRejected, Measure, Problem, read_csv_rows, read_text
 from bot.periods import InvalidPeriod
 from bot.spans import YEAR_START, parse_reporting_period
+from bot.templating import value_refusal
 from bot.values import InvalidValue, parse_entry
 
 COLUMNS = ("measure_id", "period", "value", "reason", "commentary")
@@ -37,20 +40,28 @@ class HistoryRow:
 
 
 def load_history(
-    path: Path, measures: Mapping[str, Measure], today: date, year_start: int = YEAR_START
+    path: Path,
+    measures: Mapping[str, Measure],
+    today: date,
+    words: jinja2.Environment,
+    year_start: int = YEAR_START,
 ) -> list[HistoryRow]:
+    """The rows of a history CSV; raises ImportRejected listing every problem. `words` is the
+    bot's template environment, which words a refused value (templates/values.txt)."""
     text = read_text(path)
     rows = read_csv_rows(text, path.name)
     if rows and (missing := [c for c in ("measure_id", "period", "value") if c not in rows[0]]):
         problem = Problem(0, missing[0], f"column missing; the columns are {', '.join(COLUMNS)}")
         raise ImportRejected([problem], path.name)
-    return validate_history(rows, measures, today, source=path.name, year_start=year_start)
+    return validate_history(rows, measures, today, words, source=path.name,
+                            year_start=year_start)  # fmt: skip
 
 
 def validate_history(
     rows: Iterable[Mapping[str, str | None]],
     measures: Mapping[str, Measure],
     today: date,
+    words: jinja2.Environment,
     source: str = "history",
     year_start: int = YEAR_START,
 ) -> list[HistoryRow]:
@@ -59,7 +70,7 @@ def validate_history(
     seen: dict[tuple[str, str], int] = {}
     # CSV rows are numbered as a spreadsheet shows them: the header is row 1.
     for number, row in enumerate(rows, start=2):
-        result = validate_row(number, row, measures, today, problems, year_start)
+        result = validate_row(number, row, measures, today, problems, words, year_start)
         if result is None:
             continue
         key = (result.measure_id, result.period)
@@ -82,6 +93,7 @@ def validate_row(
     measures: Mapping[str, Measure],
     today: date,
     problems: list[Problem],
+    words: jinja2.Environment,
     year_start: int = YEAR_START,
 ) -> HistoryRow | None:
     def text(name: str) -> str:
@@ -119,7 +131,7 @@ def validate_row(
     try:
         entry = parse_entry(raw_value, measure.unit, measure_id)
     except InvalidValue as exc:
-        problems.append(Problem(number, "value", str(exc)))
+        problems.append(Problem(number, "value", value_refusal(words, exc.code, exc.params)))
         return None
     commentary = " ".join(filter(None, (entry.commentary, text("commentary"))))
     return HistoryRow(measure_id, str(period), entry.value, entry.reason or reason, commentary)

@@ -111,7 +111,8 @@ class Service(Outreach):
     def import_history(self, path: Path, now: datetime) -> tuple[int, int]:
         """Returns (rows in the file, rows new to the database)."""
         measures = {m.id: m for m in self.store.measures(active_only=False)}
-        rows = load_history(path, measures, today=london_date(now), year_start=self.year_start)
+        rows = load_history(path, measures, today=london_date(now), words=self.templates,
+                            year_start=self.year_start)  # fmt: skip
         new = self.store.add_submissions(
             StoredSubmission(
                 measure_id=row.measure_id,
@@ -180,8 +181,8 @@ class Service(Outreach):
             entry = parse_entry(submission.raw_value, measure.unit, measure.id)
         except Refused as exc:
             return Outcome(measure_id, False, exc.code, exc.params, field=exc.field)
-        except InvalidValue as exc:  # the values grammar words its own problem
-            return Outcome(measure_id, False, "invalid_value", {"detail": str(exc)})
+        except InvalidValue as exc:  # worded by templates/values.txt, through outcomes.txt
+            return Outcome(measure_id, False, "invalid_value", {"code": exc.code, **exc.params})
         confirmed, typed_commentary = confirmed_by_word(entry.commentary)
         commentary = " ".join(filter(None, (typed_commentary, submission.commentary.strip())))
         public, commentary = public_mark(commentary)

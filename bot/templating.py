@@ -50,3 +50,9 @@ def escaped_with(escape: Callable[[str], str]) -> Callable[[Any], str]:
 def as_typed(value: Any) -> str:
     """A `finalize` for plain-text fields (labels, placeholders, button titles): as typed."""
     return "" if value is None else str(value)
+
+
+def value_refusal(env: jinja2.Environment, code: str, params: dict[str, Any]) -> str:
+    """Why a typed figure was refused (bot.values.InvalidValue), in templates/values.txt's words."""
+    macro = env.get_template("values.txt").module.refusal  # type: ignore[attr-defined]
+    return " ".join(str(macro(code, params)).split())

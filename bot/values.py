@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import NoReturn
+from typing import Any, NoReturn
 
 # re.ASCII throughout: without it [A-Za-z] under IGNORECASE also matches the Kelvin sign
 # and \d matches Arabic-Indic digits, which would slip past validation.
@@ -35,13 +35,6 @@ MAX_COMMENTARY = 2000
 MAX_DIGITS = 15  # a float holds 15 significant digits; more would be silently rounded
 MAX_ABS = Decimal("1e15")
 
-_RECORDED = {
-    "%": "as a percentage",
-    "days": "in days",
-    "count": "as a count",
-    "£": "in pounds (£)",
-    "score": "as a score",
-}
 _MULTIPLIERS = {"k": 3, "thousand": 3, "m": 6, "mn": 6, "million": 6, "bn": 9, "billion": 9}
 
 # Pasted text brings look-alike spaces (NBSP from Outlook, thin spaces) and invisible
@@ -96,7 +89,13 @@ _THOUSANDS = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+", re.ASCII)
 
 
 class InvalidValue(ValueError):
-    """A value the owner must retype; the message is a sentence addressed to them."""
+    """A value the owner must retype: `code` says what was wrong and `params` what the words
+    for it need (templates/values.txt words it: bot.templating.value_refusal)."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -150,27 +149,15 @@ def parse_entry(text: str, unit: str, measure_id: str = "") -> Entry:
         raise ValueError(f"unknown unit {unit!r}; expected one of {', '.join(UNITS)}")
     text = text.translate(_CLEAN).replace("\r\n", "\n").strip()
     if len(text) > MAX_COMMENTARY + 100:  # refuse early rather than scan a pasted document
-        _refuse(
-            measure_id,
-            f"The text is {len(text):,} characters long",
-            f"keep the commentary to {MAX_COMMENTARY:,} characters or fewer",
-        )
+        _refuse(measure_id, "text_too_long", length=len(text), limit=MAX_COMMENTARY)
     if not text:
-        _refuse(
-            measure_id,
-            "No value was given",
-            "type a number such as 48, or 'n/a - reason' if the figure is not available",
-        )
+        _refuse(measure_id, "no_value")
 
     gap = _NOT_AVAILABLE.match(text)
     if gap:
         reason = _commentary(text[gap.end() :], measure_id, "reason")
         if not reason:
-            _refuse(
-                measure_id,
-                f"'{gap[0]}' needs a reason",
-                "say why the figure is not available, e.g. 'n/a - system outage'",
-            )
+            _refuse(measure_id, "needs_reason", shown=gap[0])
         return Entry(None, reason=reason)
 
     match = _VALUE.match(text)
@@ -178,11 +165,7 @@ def parse_entry(text: str, unit: str, measure_id: str = "") -> Entry:
         match = _spaced_value(text, measure_id)
     if match is None or (match["sign"] and match["sign2"]):
         word = text.split()[0][:30]
-        _refuse(
-            measure_id,
-            f"'{word}' is not a number",
-            "type digits such as 48, 48.5 or 1,234, or 'n/a - reason'",
-        )
+        _refuse(measure_id, "not_a_number", shown=word)
     shown = match[0].strip()
     value = _to_decimal(match, unit, shown, measure_id)
     _check_range(value, unit, shown, measure_id)
@@ -212,9 +195,8 @@ def format_value(value: float | None, unit: str) -> str:
     return _number(value)
 
 
-def _refuse(measure_id: str, problem: str, fix: str) -> NoReturn:
-    where = f" for {measure_id.strip().upper()}" if measure_id.strip() else ""
-    raise InvalidValue(f"{problem}{where}; {fix}.")
+def _refuse(measure_id: str, code: str, **params: Any) -> NoReturn:
+    raise InvalidValue(code, measure_id=measure_id.strip().upper(), **params)
 
 
 def _spaced_value(text: str, measure_id: str) -> re.Match[str]:
@@ -228,38 +210,24 @@ def _spaced_value(text: str, measure_id: str) -> re.Match[str]:
             match = loose
     if match is None:
         shown = re.match(r"\S+(?:[ \t]+[0-9][^ \t]*)+", text, re.ASCII)
-        where = f" for {measure_id.strip().upper()}" if measure_id.strip() else ""
-        raise InvalidValue(
-            f"'{(shown[0] if shown else text)[:30]}' is ambiguous{where}; type the number "
-            "without spaces (1234), and put a dash between the value and any commentary that "
-            "starts with a number (48 - 100 cases closed)."
-        )
+        _refuse(measure_id, "spaced", shown=(shown[0] if shown else text)[:30])
     return match
 
 
 def _to_decimal(match: re.Match[str], unit: str, shown: str, measure_id: str) -> Decimal:
     number, suffix = match["number"], (match["suffix"] or "").lower()
-    recorded = f"this measure is recorded {_RECORDED[unit]}, so"
     if "," in number and not _THOUSANDS.fullmatch(number.split(".")[0]):
-        _refuse(
-            measure_id,
-            f"'{number}' is ambiguous",
-            "use a point for decimals (1.5) and commas only between groups of three digits (1,234)",
-        )
+        _refuse(measure_id, "commas", shown=number)
     if sum(c.isdigit() for c in number) > MAX_DIGITS:
-        _refuse(measure_id, f"'{shown[:30]}' is too long", f"use at most {MAX_DIGITS} digits")
+        _refuse(measure_id, "too_many_digits", shown=shown[:30], limit=MAX_DIGITS)
     if match["pound"] and unit != "£":
-        _refuse(measure_id, f"'{shown}' has a £ sign", f"{recorded} type the number alone")
+        _refuse(measure_id, "pound_sign", shown=shown, unit=unit)
     if suffix in ("%", "percent") and unit != "%":
-        _refuse(measure_id, f"'{shown}' has a % sign", f"{recorded} type the number alone")
+        _refuse(measure_id, "percent_sign", shown=shown, unit=unit)
     if suffix.startswith("d") and unit != "days":
-        _refuse(measure_id, f"'{shown}' is given in days", f"{recorded} type the number alone")
+        _refuse(measure_id, "in_days", shown=shown, unit=unit)
     if match["mult"] and unit not in ("count", "£"):
-        _refuse(
-            measure_id,
-            f"'{shown}' uses the multiplier '{match['mult']}'",
-            f"{recorded} type the full number (k, m and bn are for counts and £ only)",
-        )
+        _refuse(measure_id, "multiplier", shown=shown, multiplier=match["mult"], unit=unit)
     exponent = _MULTIPLIERS.get((match["mult"] or "").lower(), 0)
     value = Decimal(number.replace(",", "").replace(" ", "")).scaleb(exponent)
     return -value if (match["sign"] or match["sign2"]) in ("-", "\u2212") else value
@@ -267,15 +235,13 @@ def _to_decimal(match: re.Match[str], unit: str, shown: str, measure_id: str) ->
 
 def _check_range(value: Decimal, unit: str, shown: str, measure_id: str) -> None:
     if abs(value) >= MAX_ABS:
-        _refuse(measure_id, f"'{shown}' is too large", "check the figure and any k, m or bn")
+        _refuse(measure_id, "too_large", shown=shown)
     if unit == "%" and not 0 <= value <= 100:
-        side = "above 100%" if value > 100 else "below 0%"
-        _refuse(measure_id, f"'{shown}' is {side}", "a percentage must be between 0 and 100")
+        _refuse(measure_id, "above_100" if value > 100 else "below_0", shown=shown)
     if unit in ("count", "days") and value < 0:
-        noun = "a count" if unit == "count" else "a number of days"
-        _refuse(measure_id, f"'{shown}' is negative", f"{noun} cannot be below 0")
+        _refuse(measure_id, "negative", shown=shown, unit=unit)
     if unit == "count" and value != value.to_integral_value():
-        _refuse(measure_id, f"'{shown}' is not a whole number", "a count must be whole, e.g. 12")
+        _refuse(measure_id, "not_whole", shown=shown)
 
 
 def _commentary(rest: str, measure_id: str, what: str) -> str:
@@ -286,11 +252,7 @@ def _commentary(rest: str, measure_id: str, what: str) -> str:
     if rest.startswith("(") and rest.endswith(")") and "(" not in rest[1:]:
         rest = rest[1:-1].strip()  # '48 (backlog down)'
     if len(rest) > MAX_COMMENTARY:
-        _refuse(
-            measure_id,
-            f"The {what} is {len(rest):,} characters long",
-            f"keep it to {MAX_COMMENTARY:,} characters or fewer",
-        )
+        _refuse(measure_id, "comment_too_long", what=what, length=len(rest), limit=MAX_COMMENTARY)
     return rest
 
 
