@@ -500,10 +500,10 @@ def test_data_files_have_a_dictionary_csvw_metadata_and_a_long_series(digest, tm
 def test_the_configured_templates_dir_words_every_form_of_the_digest(
     settings, clock, register_file, tmp_path
 ):
-    """PMBOT_TEMPLATES_DIR reaches every renderer: the pack, the Slack message, the email and
+    """settings.templates_dir reaches every renderer: the pack, the Slack message, the email and
     the data files' titles all come from the configured copy, none from the built-in one."""
     custom = templates_with(tmp_path, {
-        "digest/slack.txt": ("Performance digest: ", "Leaders' brief: "),
+        "digest/slack.txt": ("Performance digest{% endif %}: ", "Leaders' brief{% endif %}: "),
         "digest/email_subject.txt": ("Performance digest", "Leaders' brief"),
         "digest/pack.html": ("<html", "<!-- Leaders' brief --><html"),
         "digest/columns.txt": ('"Performance measures, {cycle}', '"Leaders\' brief, {cycle}'),

@@ -41,13 +41,17 @@ def pmbot(env, tmp_path, *args: str, **options) -> subprocess.Popen:
                             **options)  # fmt: skip
 
 
-def test_serve_answers_teams_on_api_messages(tmp_path, fake):
-    port = free_port()
-    env = environment(tmp_path, fake, port)
+def serving(env, tmp_path) -> subprocess.Popen:
+    """`pmbot serve` on the test register, imported first."""
     (tmp_path / "measures.yaml").write_text(REGISTER)
     assert pmbot(env, tmp_path, "measures", "import", "measures.yaml").wait(timeout=60) == 0
+    return pmbot(env, tmp_path, "serve")
+
+
+def test_serve_answers_teams_on_api_messages(tmp_path, fake):
+    port = free_port()
     owner = fake.add_member(*PEOPLE["owner"])
-    server = pmbot(env, tmp_path, "serve")
+    server = serving(environment(tmp_path, fake, port), tmp_path)
     try:
         health = wait_for_health(port, time.monotonic() + 60)
         assert health["parts"]["teams"]["state"] == "ok"
@@ -89,10 +93,8 @@ def test_slack_over_http_and_teams_share_one_port(tmp_path, fake):
         env = environment(tmp_path, fake, port, SLACK_BOT_TOKEN=BOT_TOKEN,
                           SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack_fake.base_url,
                           PMBOT_SLACK_RATE="0")  # fmt: skip
-        (tmp_path / "measures.yaml").write_text(REGISTER)
-        assert pmbot(env, tmp_path, "measures", "import", "measures.yaml").wait(timeout=60) == 0
         owner = fake.add_member(*PEOPLE["owner"])
-        server = pmbot(env, tmp_path, "serve")
+        server = serving(env, tmp_path)
         try:
             health = wait_for_health(port, time.monotonic() + 60)
             assert health["parts"]["slack"] == {**health["parts"]["slack"], "state": "ok",
