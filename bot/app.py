@@ -240,7 +240,8 @@ class Bot:
     ) -> list[Path]:
         """The annual report (page and CSV). ``draft_assurance`` also writes the drafted area
         paragraphs there for a coordinator to edit; ``assurance`` uses such an edited file."""
-        report = drafted(self.service.annual(span, self.clock(), area=area, public=public))
+        report = self.service.annual(span, self.clock(), area=area, public=public)
+        report = drafted(report, self.templates)
         if area:
             report = dataclasses.replace(report, slug=f"{report.slug}-{slug(area)}")
         if public:
@@ -252,7 +253,8 @@ class Bot:
             written.append(draft_assurance)
         if assurance is not None:
             report = with_assurance(report, read_assurance(read_text(assurance), report))
-        return [*write_annual(report, directory, edited=assurance is not None), *written]
+        edited = assurance is not None
+        return [*write_annual(report, directory, edited=edited, env=self.templates), *written]
 
     def poll_mail(self) -> PollSummary:
         """Process every message in the inbox once; each is moved out of the inbox after.

@@ -31,6 +31,7 @@ from bot.render.email import digest_message, email_parts
 from bot.render.pack import render_pack, write_pack
 from bot.render.slack import slack_blocks
 from bot.render.tables import write_tables
+from bot.spans import parse_span
 from tests.conftest import templates_with
 
 NOW = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
@@ -507,6 +508,7 @@ def test_the_configured_templates_dir_words_every_form_of_the_digest(
         "digest/email_subject.txt": ("Performance digest", "Leaders' brief"),
         "digest/pack.html": ("<html", "<!-- Leaders' brief --><html"),
         "digest/columns.txt": ('"Performance measures, {cycle}', '"Leaders\' brief, {cycle}'),
+        "annual/report.html": ("<html", "<!-- Leaders' year --><html"),
     })  # fmt: skip
     bot = create_app(replace(settings, templates_dir=custom), clock=clock)
     try:
@@ -520,6 +522,8 @@ def test_the_configured_templates_dir_words_every_form_of_the_digest(
         metadata = json.loads((tmp_path / "out" / "performance-2026-10-measures.csv-metadata.json")
                               .read_text(encoding="utf-8"))  # fmt: skip
         assert metadata["dc:title"].startswith("Leaders' brief, 2026-10")
+        annual = bot.write_annual(parse_span("2025/26"), tmp_path / "annual")
+        assert "<!-- Leaders' year -->" in annual[0].read_text(encoding="utf-8")
     finally:
         bot.close()
 

@@ -124,11 +124,11 @@ class SlackRuntime:
 
         now, suffix = self.bot.clock(), f"-{slug(area)}" if area else ""
         if span.is_year:
-            report = drafted(self.bot.service.annual(span, now, area=area))
+            report = drafted(self.bot.service.annual(span, now, area=area), self.bot.templates)
             title = self.views.text.plain("annual_title", report.label)
             content = self.views.say("annual_ready", report.label, area)
             filename = f"annual-report-{report.slug}{suffix}.html"
-            return content, render_annual(report), filename, title
+            return content, render_annual(report, env=self.bot.templates), filename, title
         digest = self.bot.service.report(span, now, area=area)
         title = self.views.text.plain("pack_title", digest.cycle_label)
         filename = f"performance-pack-{digest.cycle}{suffix}.html"
