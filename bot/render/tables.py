@@ -116,7 +116,7 @@ def series_rows(digest: Digest) -> pd.DataFrame:
         )
         places = _places(m, value)
         amber, red = parse_tolerance(m.amber_tolerance), parse_tolerance(m.red_tolerance)
-        figures = [_round(v, places) for v in value]
+        figures = _rounded(value, places)
         has_target = _finite(m.target)
         period = [str(p) for p in period]
         columns["measure_id"] += [m.id] * count
@@ -133,9 +133,9 @@ def series_rows(digest: Digest) -> pd.DataFrame:
             else ""
             for f in figures
         ]  # fmt: skip
-        columns["mean"] += [_round(v, places + 1) for v in mean]
-        columns["lower_limit"] += [_round(v, places + 1) for v in low]
-        columns["upper_limit"] += [_round(v, places + 1) for v in high]
+        columns["mean"] += _rounded(mean, places + 1)
+        columns["lower_limit"] += _rounded(low, places + 1)
+        columns["upper_limit"] += _rounded(high, places + 1)
         columns["special_cause"] += [c if isinstance(c, str) else "" for c in cause]
     frame = pd.DataFrame(columns, columns=list(SERIES_COLUMNS))
     for name in ("value", "target", "mean", "lower_limit", "upper_limit"):
@@ -182,7 +182,12 @@ def write_tables(
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     text = frame.select_dtypes(exclude=["number", "bool"]).columns
     safe = frame.copy()
-    safe[text] = safe[text].map(_inert)
+    for name in text:
+        column = safe[name]
+        if isinstance(column.dtype, pd.StringDtype):  # vectorised: a value at a time was slow
+            safe[name] = column.mask(column.str.startswith(FORMULA_STARTS, na=False), "'" + column)
+        else:
+            safe[name] = column.map(_inert)
     # utf-8-sig: Excel reads the £ and accents right only with the byte-order mark. Written
     # under a temporary name: a full disk leaves the previous file, never half a table.
     with replacing(path) as temporary:
@@ -293,6 +298,16 @@ def _places(m: MeasureView, values: list | None = None) -> int:
 
 def _round(value: Any, places: int) -> float | None:
     return round(float(value), min(places, MAX_DECIMALS + 1)) if _finite(value) else None
+
+
+def _rounded(values: list, places: int) -> list[float | None]:
+    """``_round`` of every value; a float is rounded in place of a call per value, which cost
+    a third of the chart-points table (43,000 rows x 4 columns at 2,000 measures)."""
+    digits = min(places, MAX_DECIMALS + 1)
+    return [
+        round(v, digits) if type(v) is float and math.isfinite(v) else _round(v, places)
+        for v in values
+    ]
 
 
 def _finite(value: Any) -> bool:
