@@ -1,7 +1,8 @@
 """Exception alerts for leaders, in small stages after Alertmanager's notify pipeline.
 
     rows → group (one alert per measure and period) → inhibit (a missing figure mutes the
-    measure's other reasons) → dedup against the ledger → send with retry → record
+    measure's other reasons) → silence (a silenced measure says nothing) → dedup against the
+    ledger → send with retry → record
 
 One summary message per reporting window (a cycle). It is posted when the window is ready (it
 has closed, or every figure is in) and afterwards updated in place: a corrected value changes
@@ -176,6 +177,18 @@ def inhibit(alerts: Iterable[Alert]) -> list[Alert]:
     return [replace(a, reasons=("missing",)) if "missing" in a.reasons else a for a in alerts]
 
 
+def silence(alerts: Iterable[Alert], rows: Iterable[Mapping[str, Any]]) -> list[Alert]:
+    """A measure silenced by a coordinator (its row's ``silence`` gives the reason) raises no
+    alert while the silence lasts; the pack still shows it, with the reason.
+
+    >>> rows = [{"id": "OD-03", "period": "2026-10", "status": "missing", "silence": "new system"}]
+    >>> silence(group(rows), rows)
+    []
+    """
+    silenced = {(r["id"], str(r["period"])) for r in rows if r.get("silence")}
+    return [a for a in alerts if a.key not in silenced]
+
+
 def read_told(store: Store, cycle: str, ledger: str = "") -> Told:
     """Rebuild what was told in a window from the ledger (the only memory between runs);
     `ledger` prefixes the kinds, one lifecycle per transport ("slack-", "email-")."""
@@ -276,7 +289,7 @@ class AlertPipeline:
         Each ledger row is written only after what it records was delivered, so a failure is
         tried again on the next run and nothing is recorded that leaders did not see.
         """
-        firing = inhibit(group(rows))
+        firing = silence(inhibit(group(rows)), rows)
         with self.lock:
             told = read_told(self.store, cycle, self.ledger)
             current = {(r["id"], str(r["period"])): r for r in rows}
@@ -307,7 +320,7 @@ class AlertPipeline:
     def adopt(self, ref: str, cycle: str, rows: list[Mapping[str, Any]], now: datetime) -> bool:
         """Open the window on a message sent another way (the summary email, composed from
         these same `rows`): what it showed is what leaders were told. False if already open."""
-        firing = inhibit(group(rows))
+        firing = silence(inhibit(group(rows)), rows)
         with self.lock:
             told = read_told(self.store, cycle, self.ledger)
             if told.window_ref is not None:

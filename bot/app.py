@@ -47,9 +47,12 @@ from bot.render.tables import write_tables
 from bot.reports import for_area, slug
 from bot.service import Service
 from bot.settings import ConfigError, Settings
+from bot.signoff import REMINDER as SIGNOFF_REMINDER
+from bot.signoff import REQUEST as SIGNOFF_REQUEST
 from bot.spans import Span, as_span
 from bot.store import Outgoing, Store
 from bot.timetable import Action
+from bot.workflow import DecisionResult
 from handlers.email_reply import ReplyResult, handle_reply, quarantine
 
 log = logging.getLogger("pmbot")
@@ -116,6 +119,9 @@ class Bot:
             prompts = self.service.prompts_for(cycle, report, owners)
             asks: dict[tuple[str, int], list[tuple[Prompt, str]]] = defaultdict(list)
             for action in actions:
+                if action.kind in (SIGNOFF_REQUEST, SIGNOFF_REMINDER):
+                    self.ask_approver(action, report, now)
+                    continue
                 if action.kind in ("prompt", "reminder"):
                     asks[action.kind, action.reminder].append(
                         (prompts[action.owner_email], action.key)
@@ -129,6 +135,9 @@ class Bot:
                 log.info("%s %s", action.kind, action.key)
                 if action.kind == "digest" and self.settings.area_scorecards:
                     self.send_scorecards(parse_period(action.cycle), now)
+                if action.kind == "escalation":
+                    # The deputy gets the prompt itself, not a note to reply to someone else's.
+                    self.reach.prompt_deputies(action.owner_email, cycle, now, away=False)
             for (kind, reminder), keyed in asks.items():
                 self.reach.send(kind, keyed, now, reminder=reminder)
                 log.info("%s to %d owner(s)", kind, len(keyed))
@@ -137,6 +146,22 @@ class Bot:
         self.deliver_mail()
         self.service.forget_old_mail(now)
         return actions
+
+    def signoff(
+        self, area: str, text: str, who: str, cycle: Period, channel: str = "cli"
+    ) -> DecisionResult:
+        """Record an approver's decision typed at a command; a query goes to the owner."""
+        now = self.clock()
+        result = self.reach.decide(text=text, who=who, channel=channel, now=now, cycle=cycle,
+                                   source_ref=f"{channel}:{now.isoformat()}:{area}",
+                                   area=area)  # fmt: skip
+        self.reach.deliver_quietly()
+        return result
+
+    def ask_approver(self, action: Action, report, now: datetime) -> None:
+        """Put an area's figures to its approver (once per round): by chat, else email."""
+        self.reach.ask_signoff(action, self.service.signoff_request(action, report), now)
+        log.info("%s %s", action.kind, action.key)
 
     def compose(self, action: Action, prompts, report, now: datetime) -> Outgoing | None:
         key = f"{action.kind}:{action.key}"

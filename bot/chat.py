@@ -38,7 +38,7 @@ from bot.alerts import DeliveryError
 if TYPE_CHECKING:
     from bot.alerts import Sender
     from bot.digest_model import Digest
-    from bot.events import Prompt
+    from bot.events import Prompt, SignoffRequest
 
 NOT_FOUND = ""  # the chat id cached for a person the transport does not know
 
@@ -78,6 +78,12 @@ class ChatTransport(Protocol):
 
     def tell(self, email: str, notice: Notice) -> str | None:
         """Send one person a short message; None when they are not in this chat."""
+        ...
+
+    def ask_signoff(self, request: SignoffRequest) -> str | None:
+        """Put an area's figures to its approver with a way to approve them or query one
+        (bot.signoff); the decision comes back through `bot.reach.Reach.decide`. None when the
+        approver is not in this chat (then the request goes by email)."""
         ...
 
     @property

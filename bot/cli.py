@@ -27,12 +27,13 @@ from bot.periods import LONDON, InvalidPeriod, Period, reporting_period
 from bot.render import environment, labels
 from bot.reports import UnknownArea
 from bot.settings import ConfigError, Settings
+from bot.silences import InvalidSilence
 from bot.spans import as_span, parse_reporting_period, parse_span
 from bot.store import SchemaTooNew, StoreError, explain
 
 USER_ERRORS = (
     ImportRejected, InvalidPeriod, ConfigError, MailError, FileNotFoundError, SchemaTooNew,
-    StoreError, UnknownArea, BadAssurance,
+    StoreError, UnknownArea, BadAssurance, InvalidSilence,
 )  # fmt: skip
 
 
@@ -202,10 +203,17 @@ def cmd_history_import(args, bot: Bot) -> None:
     print(f"Imported {args.file}: {rows} rows, {new} new ({rows - new} already stored)")
 
 
+def operator(args: argparse.Namespace, bot: Bot, what: str) -> str:
+    """Who is typing: --as, else PMBOT_OPERATOR; recorded with what they do."""
+    who = (getattr(args, "as_email", None) or bot.settings.operator).strip().lower()
+    if not who:
+        raise UsageError(show(bot, "who_needed", what))
+    return who
+
+
 @with_bot
 def cmd_submit(args, bot: Bot) -> int:
-    measure = bot.service.measure(args.measure)
-    sender = args.as_email or (measure.owner_email if measure else "")
+    sender = operator(args, bot, "entering the figure")
     now = bot.clock()
     # The same command at the same moment is one message; a changed value or --confirm is not.
     typed = "\0".join((args.value, args.comment or "", str(args.confirm), sender))
@@ -381,7 +389,8 @@ def cmd_calendar(args, bot: Bot) -> None:
           f"{' and the quarter' if cycle.month and cycle.month % 3 == 0 else ''}):")  # fmt: skip
     rows = [("prompts", dates.prompt)]
     rows += [(f"reminder {n}", day) for n, day in enumerate(dates.reminders, start=1)]
-    rows += [("due", dates.due), ("escalation", dates.escalation), ("digest", dates.digest)]
+    rows += [("due", dates.due), ("escalation", dates.escalation), ("sign-off", dates.signoff),
+             ("digest", dates.digest)]  # fmt: skip
     for label, day in sorted(rows, key=lambda r: r[1]):
         print(f"  {day:%a %d %b %Y}  {label}")
 
@@ -398,6 +407,93 @@ def cmd_restore(args, settings: Settings, clock: Clock) -> None:
 
     kept = restore_database(settings.db_path, Path(args.file), clock())
     print(terminal("restored", str(settings.db_path), args.file, str(kept or "")))
+
+
+def show(bot: Bot, macro: str, *args) -> str:
+    """A message of templates/cli_workflow.txt, as printed."""
+    module = bot.composer.templates.get_template("cli_workflow.txt").module
+    return str(getattr(module, macro)(*args)).rstrip("\n")
+
+
+@with_bot
+def cmd_mute(args, bot: Bot) -> None:
+    now = bot.clock()
+    if args.list or not args.words:
+        silenced = bot.service.silenced(now)
+        shown = bot.store.silences() if args.all else list(silenced.values())
+        print(show(bot, "silences", shown, silenced))
+        return
+    who = operator(args, bot, "muting the measure")
+    print(show(bot, "muted", bot.service.mute(" ".join(args.words), who, "cli", now)))
+
+
+@with_bot
+def cmd_signoff(args, bot: Bot) -> int:
+    now = bot.clock()
+    cycle = cycle_arg(args, bot)
+    if not args.area:
+        print(show(bot, "signoff_states", bot.service.signoff_states(cycle, now)))
+        return 0
+    who = operator(args, bot, "signing off")
+    result = bot.signoff(args.area, " ".join(args.decision), who, cycle)
+    said = bot.composer.say("signoff.txt", "decision", result)
+    if not result.ok:
+        print(f"pmbot: {said}", file=sys.stderr)
+        return 1
+    print(said)
+    return 0
+
+
+@with_bot
+def cmd_process(args, bot: Bot) -> None:
+    title, cycles = process_cycles(args.period, bot)
+    report = bot.service.process(title, cycles)
+    if args.json:
+        print_json(process_json(report))
+    else:
+        print(show(bot, "process", report))
+
+
+def process_json(report) -> dict:
+    def row(r) -> dict:
+        return {"name": r.name, "expected": r.expected, "on_time": r.on_time, "late": r.late,
+                "missing": r.missing, "on_time_rate": r.on_time_rate,
+                "median_days_late": r.median_days_late, "corrections": r.corrections,
+                "not_available": r.not_available, "not_available_rate": r.not_available_rate,
+                "chases": r.chases}  # fmt: skip
+
+    return {
+        "title": report.title,
+        "overall": row(report.overall),
+        "owners": [row(r) for r in report.owners],
+        "areas": [row(r) for r in report.areas],
+        "cycles": [row(r) for r in report.cycles],
+        "variation": report.variation,
+    }
+
+
+def process_cycles(text: str | None, bot: Bot) -> tuple[str, list[Period]]:
+    """The collection cycles a span covers: a month is one, a quarter three, a year twelve
+    (calendar or financial: PMBOT_YEAR_START)."""
+    if not text:
+        cycle = reporting_period(bot.clock().astimezone(LONDON).date())
+        return str(cycle), [cycle]
+    span = parse_span(text, bot.settings.year_start)
+    return str(span), span.months
+
+
+@with_bot
+def cmd_history_show(args, bot: Bot) -> int:
+    period = str(parse_reporting_period(args.period)) if args.period else None
+    try:
+        trail = bot.service.audit(args.measure, period)
+    except KeyError:
+        raise UsageError(f"{args.measure} is not a measure in the register; check the id") from None
+    if args.json:
+        print_json(trail)
+    else:
+        print(show(bot, "history", trail))
+    return 0
 
 
 def cmd_demo(args, settings: Settings, clock: Clock) -> int:
@@ -456,6 +552,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command(history, "import", "Import past figures from CSV; all or nothing.",
                   cmd_history_import)  # fmt: skip
     sub.add_argument("file", help="CSV with measure_id, period, value, reason, commentary")
+    sub = command(history, "show", "A figure's audit trail: every submission (who, when, "
+                  "channel, source), the messages about it, sign-off decisions and silences.",
+                  cmd_history_show)  # fmt: skip
+    sub.add_argument("measure", help="measure id, e.g. OD-01")
+    sub.add_argument("period", nargs="?", help="period, e.g. 2026-10 (default: every period)")
+    sub.add_argument("--json", action="store_true", help="print JSON")
 
     sub = command(commands, "submit", "Record a figure (as the owner, or --as a deputy; "
                   "coordinators may enter figures on an owner's behalf).", cmd_submit)  # fmt: skip
@@ -466,7 +568,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--confirm", action="store_true",
                      help="store a figure pmbot queried as unusual for the measure")  # fmt: skip
     sub.add_argument("--as", dest="as_email", metavar="EMAIL",
-                     help="who is submitting (default: the measure's owner)")  # fmt: skip
+                     help="who is typing it (default: $PMBOT_OPERATOR); recorded with the "
+                     "figure")  # fmt: skip
 
     for name, help, handler in (
         ("status", "Each measure's figure and status, and who is outstanding.", cmd_status),
@@ -512,6 +615,31 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command(mail, "inbound", "Every message received, with what was done with it and why "
                   "(stored, rejected, ignored, quarantined).", cmd_mail_inbound)  # fmt: skip
     sub.add_argument("--last", type=int, default=50, help="how many (default 50)")
+    sub.add_argument("--json", action="store_true", help="print JSON")
+
+    sub = command(commands, "mute", "Silence a measure: not chased, no alert, shown in the pack "
+                  "with the reason, until the silence ends by itself.", cmd_mute)  # fmt: skip
+    sub.add_argument("words", nargs="*", metavar="ID [PERIOD | until DATE] REASON",
+                     help="e.g. OD-03 2026-Q4 finance system replaced")  # fmt: skip
+    sub.add_argument("--list", action="store_true", help="list the silences in force")
+    sub.add_argument("--all", action="store_true", help="with --list: the ended ones too")
+    sub.add_argument("--as", dest="as_email", metavar="EMAIL",
+                     help="who is muting (default: $PMBOT_OPERATOR)")  # fmt: skip
+
+    sub = command(commands, "signoff", "Approve or query an outcome area's figures, as its "
+                  "approver; with no area, each area's sign-off state.", cmd_signoff)  # fmt: skip
+    sub.add_argument("area", nargs="?", help='outcome area, e.g. "Operational delivery"')
+    sub.add_argument("decision", nargs="*", metavar="APPROVE | QUERY ID QUESTION",
+                     help="APPROVE, or QUERY OD-01 why did this jump?")  # fmt: skip
+    sub.add_argument("--period", help="cycle, e.g. 2026-10 (default: last month)")
+    sub.add_argument("--as", dest="as_email", metavar="EMAIL",
+                     help="the approver (default: $PMBOT_OPERATOR)")  # fmt: skip
+
+    sub = command(commands, "process", "How the reporting process ran: on time, days late, "
+                  "corrections, not available and chases, per owner and area.",
+                  cmd_process)  # fmt: skip
+    sub.add_argument("period", nargs="?",
+                     help="a month (2026-10), quarter (2026-Q4) or year (2026)")  # fmt: skip
     sub.add_argument("--json", action="store_true", help="print JSON")
 
     command(commands, "tick", "Do what the reporting calendar asks for now (prompts, reminders, "

@@ -175,6 +175,8 @@ def build_digest(
                 ),  # fmt: skip
                 rebase_history=tuple((r.period, r.reason) for r in measure.rebase),
                 signals=signals[measure.id],
+                silence=row.get("silence") or "",
+                silenced_until=row.get("silenced_until"),
             )
         )
 

@@ -6,10 +6,13 @@ in `bot/render/` turn it into a Slack message, an email, the full HTML pack and 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import pandas as pd
+
+from bot.process import ProcessReport
 
 # Where a measure stands in the pack; each measure has exactly one (see `verdict_of`).
 VERDICTS = ("exception", "learning", "rest")
@@ -146,6 +149,8 @@ class MeasureView:
         if self.is_exception and self.is_improvement:
             return (*self.exception_reasons, "improving")
         return self.exception_reasons
+    silence: str = ""  # why a coordinator silenced it (not chased, no alert); "" when not
+    silenced_until: str | None = None
 
     @property
     def is_exception(self) -> bool:
@@ -183,6 +188,10 @@ class Digest:
     public: bool = False  # the pack fit to publish (bot.reports.for_public)
     area: str = ""  # one outcome area's scorecard (bot.reports.for_area); "" for the whole pack
     span: str = ""  # what the digest covers when not one month: "2026/27-Q2"
+    # Area -> signed_off, awaiting or queried; "" for an area not under sign-off; empty when
+    # no area has an approver.
+    signoff: Mapping[str, str] = field(default_factory=dict)
+    process: ProcessReport | None = None  # how the reporting went (the pack's process page)
 
     @property
     def due_count(self) -> int:

@@ -79,10 +79,30 @@ class Prompt:
     due: str  # "Friday 6 November 2026"
     reference: str  # short reference carried in the subject, e.g. PM-2026-10-3F9A
     lines: list[PromptLine] = field(default_factory=list)
+    deputy_for: str = ""  # sent to a deputy: the owner's name
+    owner_away: bool = False  # ... because the owner's automatic reply says they are away
+    query: str = ""  # sent because an approver queried the figure: the question
+    queried_by: str = ""
 
     @property
     def ledger_key(self) -> str:
         return f"{self.owner_email}:{self.cycle}"
+
+
+@dataclass(frozen=True)
+class SignoffRequest:
+    """An area's figures put to its approver: approve them, or query one (bot.signoff)."""
+
+    area: str
+    cycle: str
+    cycle_label: str
+    approver_email: str
+    approver_name: str
+    rows: tuple[dict[str, Any], ...]  # the area's status rows (id, name, display_value, ...)
+    complete: bool  # every figure is in; else the window has closed without some
+    signoff_day: str  # "Tuesday 10 November": decide by then
+    digest_day: str
+    reminder: bool = False
 
 
 @dataclass(frozen=True)

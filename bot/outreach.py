@@ -14,11 +14,12 @@ import re
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.events import Prompt, PromptLine, StatusReport
 from bot.periods import Period, WorkingCalendar, london_date, reporting_period
+from bot.silences import Silence, without_silenced
 from bot.store import Outgoing, Store
 from bot.timetable import Action, due_actions
 from bot.values import format_value
@@ -47,6 +48,16 @@ class Outreach(ABC):
     @abstractmethod
     def person_name(self, email: str) -> str: ...
 
+    # -- and of running the cycle (bot.workflow.Workflow) -----------------------------------
+
+    @abstractmethod
+    def silenced(self, now: datetime) -> dict[str, Silence]: ...
+
+    @abstractmethod
+    def signoff_due(
+        self, today: date, cycle: Period, report: StatusReport, done: set[tuple[str, str]]
+    ) -> list[Action]: ...
+
     def due_prompts(self, cycle: Period, now: datetime) -> list[Prompt]:
         """One prompt per owner with outstanding measures in this cycle and no prompt sent yet."""
         report = self.status(cycle, now)
@@ -55,12 +66,23 @@ class Outreach(ABC):
         return list(self.prompts_for(cycle, report, owners).values())
 
     def prompts_for(
-        self, cycle: Period, report: StatusReport, owners: Iterable[str]
+        self,
+        cycle: Period,
+        report: StatusReport,
+        owners: Iterable[str],
+        ids: set[str] | None = None,
     ) -> dict[str, Prompt]:
-        """Owner -> the prompt listing their outstanding measures, with last value and target."""
+        """Owner -> the prompt listing their outstanding measures, with last value and target.
+
+        Silenced measures are left out. With `ids`, exactly those measures, sent or not (a
+        query asks the owner about a figure already sent).
+        """
         wanted = set(owners)
         outstanding = [
-            r for r in report.measures if r["revisions"] == 0 and r["owner_email"] in wanted
+            r
+            for r in report.measures
+            if r["owner_email"] in wanted
+            and (r["id"] in ids if ids is not None else not r["revisions"] and not r["silence"])
         ]
         last_values = self.last_values(r["id"] for r in outstanding)
         by_owner: dict[str, list[PromptLine]] = defaultdict(list)
@@ -75,6 +97,7 @@ class Outreach(ABC):
                     target=format_value(row["target"], row["unit"]),
                     last_value=last_value,
                     last_period=last_period,
+                    current=row["display_value"] if row["revisions"] else "",
                 )
             )
         due = self.calendar.cycle_dates(cycle).due
@@ -108,12 +131,14 @@ class Outreach(ABC):
             for row in ledger
             if row["kind"] == "prompt" and london_date(datetime.fromisoformat(row["at"])) == today
         }
-        actions = due_actions(today, dates, report.outstanding, done, prompted_today=prompted_today)
-        return actions, report
+        chase = without_silenced(report.outstanding, self.silenced(now))
+        actions = due_actions(today, dates, chase, done, prompted_today=prompted_today)
+        return actions + self.signoff_due(today, cycle, report, done), report
 
     def summary_context(self, cycle: Period, now: datetime) -> dict[str, Any]:
         report = self.status(cycle, now)
-        exceptions = self.exceptions(cycle, now, report)
+        # A silenced measure is not alerted on: leaders see it in the pack, with its reason.
+        exceptions = [e for e in self.exceptions(cycle, now, report) if not e["silence"]]
         digest_day = self.calendar.cycle_dates(cycle).digest
         return {
             "cycle_label": period_label(cycle),

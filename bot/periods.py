@@ -225,6 +225,9 @@ def _to_london(now: datetime) -> datetime:
     return now.astimezone(LONDON)
 
 
+ESCALATION_LEAD = 2  # working days between escalation and the digest, at least
+
+
 @dataclass(frozen=True)
 class CalendarSettings:
     """When things happen in a cycle, in working days of the month after the period.
@@ -232,24 +235,48 @@ class CalendarSettings:
     Reminders are working days before the due day (0 = on the due day); escalation is working
     days after it. Nothing is sent in quiet hours (``quiet_start`` to ``quiet_end``, London time)
     or on a day that is not a working day.
+
+    Escalation must leave the deputy time to answer before the digest, so it comes at least
+    ``ESCALATION_LEAD`` working days before it; approvers who have not decided by the sign-off
+    day are reminded, and it comes after the due day and before the digest.
     """
 
     prompt_day: int = 1
     due_day: int = 5
     reminder_days_before_due: tuple[int, ...] = (2, 0)
-    escalation_days_after_due: int = 2
-    digest_day: int = 7
+    escalation_days_after_due: int = 1
+    signoff_day: int = 7
+    digest_day: int = 8
     quiet_start: time = time(18, 0)
     quiet_end: time = time(8, 0)
 
     def __post_init__(self) -> None:
         # Keep the dataclass hashable when a list comes from configuration.
         object.__setattr__(self, "reminder_days_before_due", tuple(self.reminder_days_before_due))
-        for name in ("prompt_day", "due_day", "digest_day"):
+        for name in ("prompt_day", "due_day", "signoff_day", "digest_day"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be 1 or more (the nth working day)")
         if self.escalation_days_after_due < 0 or any(k < 0 for k in self.reminder_days_before_due):
             raise ValueError("reminder and escalation offsets cannot be negative")
+        if self.due_day < self.prompt_day:
+            raise ValueError(
+                f"the due day (working day {self.due_day}) comes before the prompt "
+                f"(working day {self.prompt_day}); make it later"
+            )
+        # All are counted in working days of the same month, so the check is arithmetic.
+        escalation = self.due_day + self.escalation_days_after_due
+        if escalation + ESCALATION_LEAD > self.digest_day:
+            raise ValueError(
+                f"escalation on working day {escalation} leaves less than {ESCALATION_LEAD} "
+                f"working days before the digest (working day {self.digest_day}); escalate "
+                f"sooner or move the digest to working day {escalation + ESCALATION_LEAD} or later"
+            )
+        if not self.due_day < self.signoff_day < self.digest_day:
+            raise ValueError(
+                f"the sign-off day (working day {self.signoff_day}) must come after the due day "
+                f"(working day {self.due_day}) and before the digest (working day "
+                f"{self.digest_day})"
+            )
 
 
 @dataclass(frozen=True)
@@ -261,6 +288,7 @@ class CycleDates:
     due: date
     reminders: tuple[date, ...]
     escalation: date
+    signoff: date
     digest: date
 
 
@@ -324,7 +352,7 @@ class WorkingCalendar:
         return found
 
     def cycle_dates(self, period: Period) -> CycleDates:
-        """Prompt, due, reminder, escalation and digest dates for ``period``.
+        """Prompt, due, reminder, escalation, sign-off and digest dates for ``period``.
 
         All are counted in working days of the month after the period ends, so a quarter has
         the same timetable as its last month.
@@ -345,6 +373,7 @@ class WorkingCalendar:
             due=due,
             reminders=tuple(reminders),
             escalation=self.add_working_days(due, s.escalation_days_after_due),
+            signoff=self.nth_working_day(cycle.year, cycle.month, s.signoff_day),
             digest=self.nth_working_day(cycle.year, cycle.month, s.digest_day),
         )
 

@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from bot.alerts import AlertPipeline, AlertReport, DeliveryError, Plan, Summary
 from bot.chat import ChatTransport
-from bot.events import Inbound, Prompt, Receipt
+from bot.events import Inbound, Prompt, Receipt, SignoffRequest
 from bot.mail.compose import Composer, outgoing
 from bot.outreach import period_label
 from bot.periods import Period, london_date, reporting_period
 from bot.store import Outgoing
+from bot.timetable import Action
+from bot.workflow import DEPUTY_PROMPT, QUERY_PROMPT, DecisionResult
 
 if TYPE_CHECKING:
     from bot.events import StatusReport
@@ -155,6 +157,50 @@ class Reach:
             by_email=len(run.by_email),
             failed=tuple(sorted(run.failed)),
         )
+
+    # -- running the cycle: deputies and sign-off ---------------------------------------------
+
+    def prompt_deputies(self, owner: str, cycle: Period, now: datetime, *, away: bool) -> list[str]:
+        """Send the deputies of an owner's outstanding measures the prompt itself (the owner's
+        form, the same reply grammar), once per deputy, owner and cycle; returns who went."""
+        report = self.service.status(cycle, now)
+        keyed = [
+            (p, key)
+            for p in self.service.deputy_prompts(owner, cycle, report, away=away)
+            if not self.service.done(DEPUTY_PROMPT, key := f"{p.owner_email}:{owner}:{cycle}")
+        ]
+        return [p.owner_email for p in self.send(DEPUTY_PROMPT, keyed, now).prompts]
+
+    def ask_signoff(self, action: Action, request: SignoffRequest, now: datetime) -> None:
+        """The approver's request, by the first chat that finds them, else by email; recorded
+        in the ledger as it goes (the reply to either is matched on its reference)."""
+        for chat in self.chats:
+            try:
+                ref = chat.ask_signoff(request)
+            except Exception:  # noqa: BLE001 - any chat failure means: by email instead
+                log.exception("%s could not ask %s to sign off; it goes by email",
+                              chat.name, request.approver_email)  # fmt: skip
+                break
+            if ref:
+                self.service.record_action(action.kind, action.key, now, transport_ref=ref,
+                                           cycle=action.cycle)  # fmt: skip
+                return
+        message = self.composer.signoff(request.approver_email, now, **vars(request))
+        mail = outgoing(action.kind, f"{action.kind}:{action.key}", message)
+        self.service.record_action(action.kind, action.key, now, outgoing=mail,
+                                   cycle=action.cycle)  # fmt: skip
+
+    def decide(
+        self, *, text: str, who: str, channel: str, source_ref: str, now: datetime,
+        cycle: Period, area: str | None,
+    ) -> DecisionResult:  # fmt: skip
+        """Record an approver's decision (bot.workflow); each query goes to its owner as their
+        prompt, with the question, by chat or email like any prompt."""
+        result = self.service.decide(text=text, who=who, channel=channel, source_ref=source_ref,
+                                     now=now, cycle=cycle, area=area)  # fmt: skip
+        keyed = [(p, f"{who}:{source_ref}:{p.lines[0].measure_id}") for p in result.queries]
+        self.send(QUERY_PROMPT, keyed, now)
+        return result
 
     def deliver_quietly(self) -> None:
         try:

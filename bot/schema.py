@@ -232,4 +232,41 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER register_version_person_removed AFTER DELETE ON people
     BEGIN UPDATE register_version SET version = version + 1; END;
     """,
+    # 12: silences (a measure not chased or alerted on, for a reason, until a day) and sign-off
+    # decisions (an area's approver approves or queries its figures before publication). Both
+    # are append-only: a silence is changed by a newer one, a decision by a later decision.
+    """
+    CREATE TABLE silences (
+        id INTEGER PRIMARY KEY,
+        measure_id TEXT NOT NULL,
+        starts TEXT NOT NULL,
+        ends TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX silences_by_measure ON silences (measure_id, id);
+    CREATE TRIGGER silences_are_append_only_update BEFORE UPDATE ON silences
+    BEGIN SELECT RAISE(ABORT, 'silences are append-only: add a newer one instead'); END;
+    CREATE TRIGGER silences_are_append_only_delete BEFORE DELETE ON silences
+    BEGIN SELECT RAISE(ABORT, 'silences are append-only: nothing is ever deleted'); END;
+    CREATE TABLE signoffs (
+        id INTEGER PRIMARY KEY,
+        area TEXT NOT NULL,
+        cycle TEXT NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('approved', 'queried')),
+        measure_id TEXT NOT NULL DEFAULT '',
+        note TEXT NOT NULL DEFAULT '',
+        decided_by TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        source_ref TEXT NOT NULL UNIQUE,
+        decided_at TEXT NOT NULL
+    );
+    CREATE INDEX signoffs_by_cycle ON signoffs (cycle, area, id);
+    CREATE TRIGGER signoffs_are_append_only_update BEFORE UPDATE ON signoffs
+    BEGIN SELECT RAISE(ABORT, 'sign-off decisions are append-only'); END;
+    CREATE TRIGGER signoffs_are_append_only_delete BEFORE DELETE ON signoffs
+    BEGIN SELECT RAISE(ABORT, 'sign-off decisions are append-only'); END;
+    """,
 )

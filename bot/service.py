@@ -6,6 +6,7 @@ whether a value is acceptable. Every method that depends on the time takes `now`
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,10 +48,12 @@ from bot.reports import (
     with_year_to_date,
 )
 from bot.rollup import year_to_date
+from bot.silences import Silence
 from bot.spans import YEAR_START, Span, parse_reporting_period
 from bot.store import Store, StoredSubmission
 from bot.tolerance import parse_tolerance, rag, status
 from bot.values import InvalidValue, format_value, parse_entry
+from bot.workflow import Workflow
 
 
 class Refused(Exception):
@@ -64,7 +67,7 @@ class Refused(Exception):
         self.params = params
 
 
-class Service(Outreach):
+class Service(Workflow, Outreach):
     def __init__(
         self,
         store: Store,
@@ -100,6 +103,9 @@ class Service(Outreach):
     def import_register(self, path: Path, now: datetime) -> dict[str, list[str]]:
         register = load_register(path)
         people = list(register.people) + self.implied_people(register.measures)
+        # Approvers write to pmbot (APPROVE, QUERY), so they are people it knows.
+        people += [Person(a.approver_email, roles=("approver",))
+                   for a in register.areas if a.approver_email]  # fmt: skip
         return self.store.save_register(register.measures, people, now, register.areas)
 
     @staticmethod
@@ -326,7 +332,11 @@ class Service(Outreach):
     def status(self, cycle: Period, now: datetime) -> StatusReport:
         pairs = self.measures_in(cycle)
         current = self.store.current_submissions({str(p) for _, p in pairs})
-        rows = [self.status_row(m, p, current.get((m.id, str(p))), now) for m, p in pairs]
+        silenced = self.silenced(now)
+        rows = [
+            self.status_row(m, p, current.get((m.id, str(p))), now) | silence_fields(silenced, m.id)
+            for m, p in pairs
+        ]
         return StatusReport(str(cycle), now.isoformat(timespec="seconds"), rows)
 
     def status_row(
@@ -395,6 +405,12 @@ class Service(Outreach):
             spc_rules=self.spc_rules,
             organisation=self.organisation,
         )
+        signoff = self.signoff_states(cycle, now, report)
+        digest = replace(
+            digest,
+            signoff=signoff if any(signoff.values()) else {},
+            process=self.process(str(cycle), self.cycles_of(cycle)),
+        )
         if cycle.frequency == "monthly":
             digest = with_year_to_date(
                 digest, year_to_date(history, measures, cycle, self.year_start)
@@ -432,7 +448,11 @@ class Service(Outreach):
             self.check_area(area)
             digest = for_area(digest, area)
         if public:
-            digest = for_public(digest, {m.id for m in self.registered()[0] if m.public})
+            # Only signed-off areas (and areas not under sign-off) are published.
+            cycle = span.first if span.kind == "month" else span.quarters[0].reporting_month
+            held = self.held_back_areas(cycle, now)
+            shown = {m.id for m in self.registered()[0] if m.public and m.area not in held}
+            digest = for_public(digest, shown)
         return digest
 
     def annual(
@@ -471,14 +491,16 @@ class Service(Outreach):
         """What a cycle's status, digest and alerts are made from: equal keys, equal results.
 
         The cycle, the London date (a figure turns from outstanding to missing at a day's
-        change), the figures (the latest submission: they are append-only) and the register
-        and people (their version).
+        change), the figures (the latest submission: they are append-only), the register and
+        people (their version), and the silences, sign-off decisions and ledger (their latest
+        rows: the digest shows sign-off, silences and the process page).
         """
         return (
             str(cycle),
             london_date(now),
             self.store.latest_submission_id(),
             self.store.register_version(),
+            self.store.workflow_version(),  # silences, sign-off decisions, chases (bot.workflow)
         )
 
     def exceptions(
@@ -502,6 +524,12 @@ class Service(Outreach):
 
     # -- prompts ----------------------------------------------------------------------------
 
+        signoff = self.signoff_states(cycle, now, report)
+        digest = replace(
+            digest,
+            signoff=signoff if any(signoff.values()) else {},
+            process=self.process(str(cycle), self.cycles_of(cycle)),
+        )
 PUBLIC_MARK = "public:"
 
 
@@ -518,6 +546,14 @@ def public_mark(commentary: str) -> tuple[bool, str]:
     if text[: len(PUBLIC_MARK)].lower() == PUBLIC_MARK:
         return True, text[len(PUBLIC_MARK):].strip()
     return False, text
+
+
+def silence_fields(silenced: dict[str, Silence], measure_id: str) -> dict[str, Any]:
+    """`silence`: the reason a measure is silenced now (empty when it is not), and until when."""
+    found = silenced.get(measure_id)
+    if found is None:
+        return {"silence": "", "silenced_until": None}
+    return {"silence": found.reason, "silenced_until": found.ends.isoformat()}
 
 
 def judgement_fields(view: MeasureView) -> dict[str, Any]:

@@ -51,6 +51,7 @@ class Settings:
     commentary_required: str = "exception"
     year_start: int = YEAR_START  # the financial year's first month
     area_scorecards: bool = False  # on digest day, each area's lead gets their area's scorecard
+    operator: str = ""  # who types CLI commands (PMBOT_OPERATOR), recorded with what they do
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -107,6 +108,7 @@ class Settings:
             calendar=calendar_settings(get),
             year_start=year_start(get("PMBOT_YEAR_START", str(YEAR_START))),
             area_scorecards=switch("PMBOT_AREA_SCORECARDS", get("PMBOT_AREA_SCORECARDS", "no")),
+            operator=get("PMBOT_OPERATOR").lower(),
             extra={k: v for k, v in values.items() if k.startswith("PMBOT_")},
         )
 
@@ -120,7 +122,7 @@ class Settings:
 
 def calendar_settings(get) -> CalendarSettings:
     """The reporting calendar from PMBOT_PROMPT_DAY, PMBOT_DUE_DAY, PMBOT_REMINDER_DAYS,
-    PMBOT_ESCALATION_DAYS, PMBOT_DIGEST_DAY and PMBOT_QUIET_HOURS."""
+    PMBOT_ESCALATION_DAYS, PMBOT_SIGNOFF_DAY, PMBOT_DIGEST_DAY and PMBOT_QUIET_HOURS."""
     default = CalendarSettings()
 
     def days(name: str, fallback: int) -> int:
@@ -143,7 +145,10 @@ def calendar_settings(get) -> CalendarSettings:
     values = {
         "prompt_day": days("PMBOT_PROMPT_DAY", default.prompt_day),
         "due_day": days("PMBOT_DUE_DAY", default.due_day),
-        "escalation_days_after_due": days("PMBOT_ESCALATION_DAYS", 2),
+        "escalation_days_after_due": days(
+            "PMBOT_ESCALATION_DAYS", default.escalation_days_after_due
+        ),
+        "signoff_day": days("PMBOT_SIGNOFF_DAY", default.signoff_day),
         "digest_day": days("PMBOT_DIGEST_DAY", default.digest_day),
     }
     try:
@@ -154,7 +159,7 @@ def calendar_settings(get) -> CalendarSettings:
             quiet_end=end,
         )
     except ValueError as exc:
-        raise ConfigError(f"the reporting calendar settings do not work: {exc}") from exc
+        raise ConfigError(f"the reporting calendar does not work: {exc}") from exc
 
 
 def switch(name: str, raw: str) -> bool:

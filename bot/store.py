@@ -29,6 +29,7 @@ from sqlite_utils.db import quote_identifier
 from bot.measures import Area, Measure, Person
 from bot.schema import MIGRATIONS
 from bot.targets import parse_rebase, parse_targets
+from bot.workflow_store import WorkflowTables
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def looks_damaged(path: Path) -> str | None:
     return None
 
 
-class Store:
+class Store(WorkflowTables):
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._local = threading.local()

@@ -27,9 +27,10 @@ class Action:
     kind: str  # one of KINDS
     key: str  # the ledger key that makes it happen once
     cycle: str
-    owner_email: str = ""  # for prompt, reminder and escalation
+    owner_email: str = ""  # for prompt, reminder and escalation; the approver for sign-off
     measure_ids: tuple[str, ...] = field(default=())
     reminder: int = 0  # which reminder (1 = the first)
+    area: str = ""  # for a sign-off request or reminder
 
 
 def due_actions(

@@ -1,8 +1,10 @@
 """An email reply to a prompt: each `ID: value [commentary]` line becomes a Submission.
 
-Loop protection comes first (auto-replies are recorded and never answered); the lines become
-Submissions for the one inbound use case (bot.reach.Reach.receive), and the sender gets one
-confirmation listing what was stored and what was refused, threaded under their message.
+Loop protection comes first (auto-replies are recorded and never answered; an owner's
+out-of-office sends their deputy the prompt); an approver's reply to a sign-off request is a
+decision; otherwise the lines become Submissions for the one inbound use case
+(bot.reach.Reach.receive), and the sender gets one confirmation listing what was stored and
+what was refused, threaded under their message.
 What only email has is decided here first: who sent it (From or Sender, never Reply-To),
 whether our server vouched for it, limits, instant and automatic replies, and quoted text.
 
@@ -24,8 +26,9 @@ from bot.events import Inbound, Outcome, Receipt, Submission
 from bot.mail.base import MAX_MESSAGE_BYTES, InboundMail, UnreadableMail
 from bot.mail.compose import Composer, header_text, outgoing
 from bot.mail.quoted_prompt import answers_typed_into
-from bot.mail.replies import auto_reply_reason, full_text, reply_text
+from bot.mail.replies import auto_reply_reason, full_text, reply_text, says_away
 from bot.mail.trust import authentication_failure, automated_body_reason, fingerprint, identity
+from bot.periods import london_date, parse_period, reporting_period
 from bot.reach import Reach
 from bot.service import Service
 from bot.store import Outgoing
@@ -101,6 +104,11 @@ def handle_reply(
     refs = [r for r in [*refs, *header_text(message.get("References")).split()] if r]
     answered = service.sent_message(refs) if refs else None
     known = service.is_known(sender)
+    if ignore and known and says_away(message):
+        # The owner is away: their deputy gets the prompt now, not at escalation.
+        cycle = service.cycle_for_reply(refs, subject) or str(reporting_period(london_date(now)))
+        if reach.prompt_deputies(sender, parse_period(cycle), now, away=True):
+            ignore = reach.reason("deputy_asked", why=ignore)
     if not ignore and known:
         if forged := authentication_failure(message, authserv_id):
             # Answered, but only ever to the registered address: never to Reply-To.
@@ -110,6 +118,22 @@ def handle_reply(
     if not ignore and known and mail.too_large:
         size = {"size_mb": round(len(mail.raw) / 1e6), "limit_mb": MAX_MESSAGE_BYTES // 10**6}
         return record("rejected", "too large", answer=True, notice={"kind": "too_large", **size})
+    signoff = service.signoff_for_reply(refs, subject) if not ignore and known else None
+    if signoff is not None:
+        # An approver's APPROVE or QUERY, recorded once with its answer threaded under it.
+        area, cycle = signoff
+        result = reach.decide(text=reply_text(message), who=sender, channel="email",
+                              source_ref=key, now=now, cycle=parse_period(cycle),
+                              area=area)  # fmt: skip
+        said = composer.say("signoff.txt", "decision", result)
+        answer = composer.answer("signoff_answer", message, sender, now, result=result)
+        outcome = "stored" if result.ok else "rejected"
+        service.record_inbound(
+            message_id=message_id, fingerprint=print_, channel="email", sender=sender,
+            subject=subject, received_at=now, outcome=outcome, reason=(said + note)[:1000],
+            reply=outgoing("confirmation", f"confirmation:{key}", answer),
+        )  # fmt: skip
+        return ReplyResult(message_id, sender, outcome, said + note)
     text = reply_text(message) if not ignore and known else ""
     if (count := len(text.splitlines())) > MAX_LINES:
         notice = {"kind": "too_long", "lines": count, "limit": MAX_LINES}

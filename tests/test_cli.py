@@ -63,7 +63,8 @@ def test_a_whole_cycle_from_the_command_line(db, capsys):
     assert run(db, "history", "import", SAMPLE_HISTORY) == 0
     assert run(db, "prompts", "send", "2026-10", now="2026-11-02T09:00") == 0
     assert "prompts sent for 2026-10" in capsys.readouterr().out
-    assert run(db, "submit", "OD-01", "2026-10", "52", "--comment", "steady") == 0
+    assert run(db, "submit", "OD-01", "2026-10", "52", "--comment", "steady",
+               "--as", "fiona.macleod@agency.example") == 0  # fmt: skip
     assert "OD-01 2026-10: 52 days stored (green)" in capsys.readouterr().out
     assert run(db, "status", "2026-10", "--json") == 0
     status = json.loads(capsys.readouterr().out)
@@ -83,7 +84,8 @@ def test_a_whole_cycle_from_the_command_line(db, capsys):
 def test_a_bad_value_is_one_line_and_a_non_zero_exit(db, capsys):
     run(db, "measures", "import", SAMPLE_REGISTER)
     capsys.readouterr()
-    assert run(db, "submit", "OD-03", "2026-10", "140%") == 1
+    owner = "ailsa.henderson@agency.example"
+    assert run(db, "submit", "OD-03", "2026-10", "140%", "--as", owner) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "above 100%" in err and "Traceback" not in err
 
@@ -133,9 +135,20 @@ def test_the_demo_runs_a_whole_cycle_in_a_fresh_process(tmp_path):
 def test_the_reporting_calendar_comes_from_configuration(db, monkeypatch, capsys):
     monkeypatch.setenv("PMBOT_DUE_DAY", "7")
     monkeypatch.setenv("PMBOT_REMINDER_DAYS", "1")
+    monkeypatch.setenv("PMBOT_SIGNOFF_DAY", "9")
+    monkeypatch.setenv("PMBOT_DIGEST_DAY", "10")
     assert main(["--db", db, "calendar", "2026-10"]) == 0
     out = capsys.readouterr().out
     assert "Tue 10 Nov 2026  due" in out and "Mon 09 Nov 2026  reminder 1" in out
+    assert "Thu 12 Nov 2026  sign-off" in out and "Fri 13 Nov 2026  digest" in out
+
+
+def test_a_calendar_that_escalates_too_late_to_help_is_refused(db, monkeypatch, capsys):
+    monkeypatch.setenv("PMBOT_ESCALATION_DAYS", "3")
+    assert main(["--db", db, "calendar"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "escalation on working day 8 leaves less than 2 working days before the digest" in err
 
 
 def test_a_bad_calendar_setting_names_the_variable(db, monkeypatch, capsys):
@@ -155,3 +168,84 @@ def test_mail_inbound_shows_why_each_reply_was_or_was_not_taken(db, capsys):
     assert run(db, "mail", "inbound", "--json") == 0
     [row] = json.loads(capsys.readouterr().out)["inbound"]
     assert (row["outcome"], row["reason"]) == ("rejected", "a@x is not in the register")
+
+
+# -- who typed it, silences, sign-off, the process, the audit trail --------------------------
+
+COORDINATOR = "rachel.thomson@agency.example"
+
+
+def test_submit_refuses_to_guess_who_typed_the_figure(db, capsys, monkeypatch):
+    run(db, "measures", "import", SAMPLE_REGISTER)
+    capsys.readouterr()
+    monkeypatch.delenv("PMBOT_OPERATOR", raising=False)
+    assert run(db, "submit", "OD-01", "2026-10", "52") == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--as YOUR-EMAIL, or set PMBOT_OPERATOR" in err
+
+
+def test_a_coordinator_entering_a_figure_is_recorded_as_who_typed_it(db, capsys, monkeypatch):
+    run(db, "measures", "import", SAMPLE_REGISTER)
+    monkeypatch.setenv("PMBOT_OPERATOR", COORDINATOR)
+    assert run(db, "submit", "OD-01", "2026-10", "52") == 0
+    capsys.readouterr()
+    assert run(db, "history", "show", "OD-01", "2026-10") == 0
+    out = capsys.readouterr().out
+    assert f"52  by {COORDINATOR} via cli" in out
+
+
+def test_mute_silences_a_measure_until_its_end_and_lists_it(db, capsys):
+    run(db, "measures", "import", SAMPLE_REGISTER)
+    assert run(db, "mute", "OD-03", "until", "2026-11-30", "finance", "system", "replaced",
+               "--as", COORDINATOR) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "OD-03 silenced until Mon 30 Nov 2026: finance system replaced" in out
+    assert run(db, "mute", "--list") == 0
+    assert "OD-03" in capsys.readouterr().out
+    assert run(db, "status", "2026-10", "--json") == 0
+    od03 = next(m for m in json.loads(capsys.readouterr().out)["measures"] if m["id"] == "OD-03")
+    assert od03["silence"] == "finance system replaced"
+    assert run(db, "mute", "--list", now="2026-12-01T10:00") == 0
+    assert "0 measures silenced now" in capsys.readouterr().out
+
+
+def test_a_mute_without_a_reason_is_one_line_and_nothing_stored(db, capsys):
+    run(db, "measures", "import", SAMPLE_REGISTER)
+    capsys.readouterr()
+    assert run(db, "mute", "OD-03", "2026-10", "--as", COORDINATOR) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "say why it is silenced" in err
+    assert run(db, "mute", "OD-03", "until", "soon", "x", "--as", COORDINATOR) == 1
+    assert "is not a date like 2026-12-31" in capsys.readouterr().err
+    run(db, "mute", "--list", "--all")
+    assert "0 measures silenced now" in capsys.readouterr().out
+
+
+def test_signoff_from_the_command_line_is_for_the_approver_only(db, capsys):
+    run(db, "measures", "import", SAMPLE_REGISTER)
+    capsys.readouterr()
+    area = "Operational delivery"
+    assert run(db, "signoff", area, "APPROVE", "--period", "2026-10", "--as", COORDINATOR) == 1
+    assert "only its approver (fiona.macleod@agency.example)" in capsys.readouterr().err
+    assert run(db, "signoff", area, "APPROVE", "--period", "2026-10",
+               "--as", "fiona.macleod@agency.example") == 0  # fmt: skip
+    assert "signed off by fiona.macleod@agency.example" in capsys.readouterr().out
+    assert run(db, "signoff", "--period", "2026-10") == 0
+    out = capsys.readouterr().out
+    assert f"signed off   {area}" in out and "awaiting     Benefit take-up" in out
+
+
+def test_process_on_a_database_without_cycles_says_so_plainly(db, capsys):
+    run(db, "measures", "import", SAMPLE_REGISTER)
+    capsys.readouterr()
+    assert run(db, "process", "2026") == 0
+    assert "Reporting process, 2026:" in capsys.readouterr().out
+    assert run(db, "process", "2026-13") == 1
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_history_show_for_an_unknown_measure_is_one_line(db, capsys):
+    run(db, "measures", "import", SAMPLE_REGISTER)
+    capsys.readouterr()
+    assert run(db, "history", "show", "XX-99") == 1
+    assert "XX-99 is not a measure in the register" in capsys.readouterr().err

@@ -312,8 +312,9 @@ def test_cycle_dates_for_a_month_fall_in_the_next_month():
         prompt=date(2026, 11, 2),  # 1 November 2026 is a Sunday
         due=date(2026, 11, 6),
         reminders=(date(2026, 11, 4), date(2026, 11, 6)),
-        escalation=date(2026, 11, 10),
-        digest=date(2026, 11, 10),
+        escalation=date(2026, 11, 9),
+        signoff=date(2026, 11, 10),
+        digest=date(2026, 11, 11),
     )
 
 
@@ -322,8 +323,9 @@ def test_cycle_dates_skip_the_new_year_holidays():
     assert dates.prompt == date(2027, 1, 5)
     assert dates.due == date(2027, 1, 11)
     assert dates.reminders == (date(2027, 1, 7), date(2027, 1, 11))
-    assert dates.escalation == date(2027, 1, 13)
-    assert dates.digest == date(2027, 1, 13)
+    assert dates.escalation == date(2027, 1, 12)
+    assert dates.signoff == date(2027, 1, 13)
+    assert dates.digest == date(2027, 1, 14)
 
 
 def test_cycle_dates_count_easter_monday_as_a_working_day():
@@ -360,6 +362,7 @@ def test_cycle_dates_follow_custom_settings():
         due_day=10,
         reminder_days_before_due=[0, 5, 1],
         escalation_days_after_due=0,
+        signoff_day=11,
         digest_day=12,
     )
     dates = WorkingCalendar(settings).cycle_dates(monthly(2026, 10))
@@ -383,6 +386,10 @@ def test_a_reminder_before_the_month_starts_falls_in_the_period_month():
         {"digest_day": 0},
         {"escalation_days_after_due": -1},
         {"reminder_days_before_due": (2, -1)},
+        {"escalation_days_after_due": 2},
+        {"digest_day": 7},
+        {"signoff_day": 5},
+        {"signoff_day": 8},
     ],
 )
 def test_calendar_settings_refuse_impossible_offsets(kwargs):

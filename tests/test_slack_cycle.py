@@ -41,9 +41,9 @@ def test_the_digest_is_posted_to_the_leadership_channel_once_on_its_day(slack_bo
     slack_bot.chat = create_slack(slack_bot)
     clock.set("2026-10-01T09:00")
     slack_bot.tick()
-    clock.set("2026-10-09T10:00")  # the 7th working day of October: the digest's day
+    clock.set("2026-10-12T10:00")  # the 8th working day of October: the digest's day
     slack_bot.tick()
-    clock.set("2026-10-09T11:00")
+    clock.set("2026-10-12T11:00")
     slack_bot.tick()
     assert fake.count("files.completeUploadExternal") == 1
     assert any(m["channel"] == LEADERS for m in fake.posted())

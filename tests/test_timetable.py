@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.periods import WorkingCalendar, parse_period
+from bot.periods import WorkingCalendar, monthly, parse_period
 from bot.timetable import due_actions
 
 # October 2026's cycle, in November: prompt Mon 2, reminders Wed 4 and Fri 6 (the due day),
-# escalation Tue 10, digest Tue 10.
+# escalation Mon 9, sign-off Tue 10, digest Wed 11.
 DATES = WorkingCalendar().cycle_dates(parse_period("2026-10"))
 LATE = {"a@x": ["OD-01"], "b@x": ["OD-02", "OD-03"]}
 
@@ -49,8 +49,8 @@ def test_an_owner_prompted_today_is_not_also_reminded_today():
 
 def test_escalation_replaces_reminders_after_the_due_date():
     done = prompted("a@x", "b@x") | {("summary", "2026-10")}
-    actions = due_actions(date(2026, 11, 10), DATES, {"a@x": ["OD-01"]}, done)
-    assert kinds(actions) == [("escalation", "a@x", 0), ("digest", "", 0)]
+    actions = due_actions(date(2026, 11, 9), DATES, {"a@x": ["OD-01"]}, done)
+    assert kinds(actions) == [("escalation", "a@x", 0)]
 
 
 def test_the_summary_goes_when_the_window_closes():
@@ -71,3 +71,12 @@ def test_everything_missed_during_an_outage_is_caught_up_once():
     ]  # fmt: skip
     done = {(a.kind, a.key) for a in actions}
     assert due_actions(date(2026, 11, 12), DATES, {"a@x": ["OD-01"]}, done) == []
+
+
+def test_with_the_default_calendar_escalation_leaves_two_working_days_before_every_digest():
+    calendar = WorkingCalendar()
+    for year in (2026, 2027):
+        for month in range(1, 13):
+            dates = calendar.cycle_dates(monthly(year, month))
+            assert dates.escalation < dates.signoff < dates.digest, dates
+            assert calendar.add_working_days(dates.escalation, 2) <= dates.digest, dates

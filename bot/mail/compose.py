@@ -67,6 +67,15 @@ class Composer:
     ) -> Message:
         return self.templated("escalation", recipients, now, prompt=prompt, deputies=deputies)
 
+    def say(self, template: str, macro: str, *args) -> str:
+        """One message from a macro of a plain-text template, on one line."""
+        module = self.templates.get_template(template).module
+        return " ".join(str(getattr(module, macro)(*args)).split())
+
+    def signoff(self, approver: str, now: datetime, **context) -> Message:
+        """The request to an area's approver (a reminder with `reminder=True`)."""
+        return self.templated("signoff", [approver], now, **context)
+
     def summary(self, recipients: list[str], now: datetime, **context) -> Message:
         return self.templated("summary", recipients, now, **context)
 
@@ -96,16 +105,21 @@ class Composer:
     ) -> Message:
         """The answer to a reply; `notice` (kind unverified, too_large or too_long, with its
         details) says why a whole message was not read."""
+        return self.answer("confirmation", original, to, now,
+                           stored=[o for o in outcomes if o.stored],
+                           refused=[o for o in outcomes if not o.stored],
+                           notice=notice)  # fmt: skip
+
+    def answer(
+        self, template: str, original: Message, to: str, now: datetime, **context
+    ) -> Message:
+        """A reply threaded under `original`, from templates/email/<template>.txt and .html."""
         subject = header_text(original.get("Subject")) or "your figures"
         if not subject.lower().startswith("re:"):
             subject = f"Re: {subject}"
-        context = {
-            "stored": [o for o in outcomes if o.stored],
-            "refused": [o for o in outcomes if not o.stored],
-            "notice": notice,
-        }
-        text = self.render("email/confirmation.txt", **context)
-        html = self.render("email/confirmation.html", **context)
+        text = self.render(f"email/{template}.txt", **context)
+        html = self.render(f"email/{template}.html", **context)
+        # Kind "confirmation": an answer, so it says Auto-Submitted: auto-replied.
         message = self.new_message("confirmation", to, subject, now, text, html)
         thread(message, original)
         return message

@@ -94,6 +94,21 @@ def auto_reply_reason(msg: Message, bot_address: str) -> str | None:
     return None
 
 
+def says_away(msg: Message) -> bool:
+    """True for an automatic reply saying its sender is away (an out-of-office), as opposed to
+    a bounce, a list or other machine mail: Auto-Submitted: auto-replied (RFC 3834), an
+    X-Autoreply or X-Autorespond header, Precedence: auto_reply, or an out-of-office subject.
+    """
+    if _OOF_SUBJECT.match(_header(msg, "Subject")):
+        return True
+    keyword = re.sub(r"\(.*?\)", "", _header(msg, "Auto-Submitted")).partition(";")[0]
+    if keyword.strip().lower() == "auto-replied":
+        return True
+    if "X-Autoreply" in msg or "X-Autorespond" in msg:
+        return True
+    return _header(msg, "Precedence").strip().lower() == "auto_reply"
+
+
 def _header(msg: Message, name: str) -> str:
     """A header as one line of text, '' if absent or beyond repair."""
     try:

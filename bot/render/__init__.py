@@ -53,6 +53,7 @@ def environment(templates_dir: Path = TEMPLATES) -> jinja2.Environment:
         pct=show_pct,
         verdict=verdict,
         count=lambda n: f"{n:,}",
+        rate=lambda r: "—" if r is None else f"{100 * r:.0f}%",
         day=show_day,
         when=show_when,
         month=show_month,
@@ -67,7 +68,8 @@ def environment(templates_dir: Path = TEMPLATES) -> jinja2.Environment:
 
 @lru_cache(maxsize=4)
 def labels(env: jinja2.Environment | None = None) -> dict[str, dict[str, str]]:
-    """The label tables (STATUS, REASON, VARIATION, ASSURANCE, GAP, CHANGE, LIMITS) by name,
+    """The label tables (STATUS, REASON, VARIATION, ASSURANCE, GAP, CHANGE, LIMITS,
+    SIGNOFF) by name,
     from `env` (the bot's: bot.templates) or, for a bare call, the default templates.
 
     Read once per environment (the pack asks for every measure); the tables are shared, so
@@ -79,7 +81,8 @@ def labels(env: jinja2.Environment | None = None) -> dict[str, dict[str, str]]:
 def _labels(env: jinja2.Environment) -> dict[str, dict[str, str]]:
     module = env.get_template("digest/labels.txt").module
     names = ("STATUS", "REASON", "VARIATION", "ASSURANCE", "GAP", "CHANGE", "LIMITS", "RULE",
-             "MATRIX_ROW", "MATRIX_COLUMN", "AGGREGATE", "DIRECTION", "YEAR_STATUS")  # fmt: skip
+             "MATRIX_ROW", "MATRIX_COLUMN", "AGGREGATE", "DIRECTION", "YEAR_STATUS",
+             "SIGNOFF")  # fmt: skip
     return {name: dict(getattr(module, name)) for name in names}
 
 

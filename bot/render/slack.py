@@ -115,7 +115,9 @@ def _exception_text(measure: MeasureView, t: Any) -> str:
 
 def _area_section(digest: Digest, t: Any) -> dict[str, Any]:
     """One line per outcome area; beyond ``TOP_AREAS`` they are left to the pack."""
-    lines = [t.areas_heading().strip()] + [t.area(a).strip() for a in digest.areas[:TOP_AREAS]]
+    lines = [t.areas_heading().strip()] + [
+        t.area(a, digest.signoff.get(a.area, "")).strip() for a in digest.areas[:TOP_AREAS]
+    ]
     if len(digest.areas) > TOP_AREAS:
         lines.append(t.more_areas(len(digest.areas) - TOP_AREAS).strip())
     return _section("\n".join(lines))
