@@ -35,6 +35,7 @@ class Command:
     measure_id: str = ""
     problem: str = ""
     area: str = ""  # `digest [PERIOD] --area NAME`: one outcome area's scorecard
+    text: str = ""  # the rest of the line, for Slack's `mute` and `signoff`
 
 
 def parse_command(text: str) -> Command:

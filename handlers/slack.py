@@ -17,9 +17,10 @@ from typing import Any
 from slack_bolt import App, BoltContext
 
 from bot.slack.app import Host, SlackRuntime, build_slack, configured
+from bot.slack.payloads import SIGNOFF_APPROVE, SIGNOFF_QUERY
 from bot.slack.server import endpoint
 from bot.web import Endpoint
-from handlers import slack_commands, slack_dm, slack_home, slack_submit
+from handlers import slack_commands, slack_dm, slack_home, slack_signoff, slack_submit
 
 log = logging.getLogger("pmbot.slack")
 
@@ -49,6 +50,9 @@ def register(app: App, runtime: SlackRuntime) -> None:
     # "open_submit" on a prompt and on Home; "open_submit_all" is Home's Correct button.
     app.action(re.compile(r"^open_submit(_all)?$"))(slack_submit.on_open)
     app.view(slack_submit.CALLBACK_ID)(slack_submit.on_submit)
+    app.action(SIGNOFF_APPROVE)(slack_signoff.on_approve)
+    app.action(SIGNOFF_QUERY)(slack_signoff.on_query_open)
+    app.view(SIGNOFF_QUERY)(slack_signoff.on_query_submit)
     app.event("message")(slack_dm.on_message)
     app.event("app_home_opened")(slack_home.on_home_opened)
     app.error(on_error)

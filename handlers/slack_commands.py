@@ -1,4 +1,4 @@
-"""`/pm`: status, chase, digest, measure and help.
+"""`/pm`: status, chase, digest, measure, mute, signoff and help.
 
 The command is acknowledged at once (Slack allows 3 s) and answered through its response_url,
 so a digest or a chase of many owners can take as long as it needs. Status, chase and digest
@@ -14,14 +14,24 @@ from slack_bolt import Ack, Respond
 from bot.commands import COORDINATORS_ONLY, Command, parse_command
 from bot.periods import Period
 from bot.service import period_label
+from bot.signoff import split_area
+from bot.silences import InvalidSilence
 from bot.slack.app import SlackRuntime
 from bot.slack.worklist import cycle_from
 from bot.spans import as_span, parse_span
 
+# Slack's own commands, read here before the neutral parser (Teams has no silences or sign-off
+# commands yet): the rest of the line is read by bot.silences and bot.signoff.
+FREE_TEXT = ("mute", "signoff")
+
 
 def on_pm(ack: Ack, command: dict[str, Any], respond: Respond, pmbot: SlackRuntime) -> None:
     ack()
-    args = parse_command(command.get("text", ""))
+    words = command.get("text", "").split()
+    if words and words[0].lower() in FREE_TEXT:
+        args = Command(words[0].lower(), text=" ".join(words[1:]))
+    else:
+        args = parse_command(command.get("text", ""))
     views, service = pmbot.views, pmbot.bot.service
     if args.problem:
         kind, _, detail = args.problem.partition(":")
@@ -33,7 +43,7 @@ def on_pm(ack: Ack, command: dict[str, Any], respond: Respond, pmbot: SlackRunti
         respond(**views.say("help" if coordinator else "help_others"))
     elif not email or not service.is_known(email):
         respond(**views.say("not_registered"))
-    elif args.name in COORDINATORS_ONLY and not service.is_coordinator(email):
+    elif args.name in (*COORDINATORS_ONLY, "mute") and not service.is_coordinator(email):
         respond(**views.say("coordinators_only", args.name))
     elif args.name == "digest":
         digest(args, command, respond, pmbot)
@@ -102,4 +112,43 @@ def measure(
     respond(**pmbot.views.measure(found, rows.get(found.id), latest, owner, deputy))
 
 
-HANDLERS = {"status": status, "chase": chase, "measure": measure}
+def mute(
+    args: Command, cycle: Period, command: dict, respond: Respond, pmbot: SlackRuntime
+) -> None:
+    """`/pm mute ID [PERIOD | until DATE] reason…`; `/pm mute` alone lists the silences."""
+    service, now = pmbot.bot.service, pmbot.bot.clock()
+    if not args.text:
+        respond(**pmbot.views.say("silences", list(service.silenced(now).values())))
+        return
+    email = pmbot.people.email_for(command["user_id"]) or ""
+    try:
+        silence = service.mute(args.text, email, "slack", now)
+    except InvalidSilence as exc:
+        respond(**pmbot.views.say("mute_refused", str(exc)))
+        return
+    respond(**pmbot.views.say("muted", silence))
+
+
+def signoff(
+    args: Command, cycle: Period, command: dict, respond: Respond, pmbot: SlackRuntime
+) -> None:
+    """`/pm signoff [AREA] APPROVE | QUERY ID question`, as the area's approver; alone, each
+    area's sign-off state."""
+    bot, now = pmbot.bot, pmbot.bot.clock()
+    area, decision = split_area(args.text)
+    if not decision:
+        states = bot.service.signoff_states(cycle, now)
+        respond(**pmbot.views.say("signoff_states", states, period_label(cycle)))
+        return
+    email = pmbot.people.email_for(command["user_id"]) or ""
+    stamp = command.get("trigger_id") or now.isoformat()
+    result = bot.reach.decide(text=decision, who=email, channel="slack", now=now, cycle=cycle,
+                              source_ref=f"slack:{stamp}", area=area)  # fmt: skip
+    bot.reach.deliver_quietly()
+    said = bot.composer.say("signoff.txt", "decision", result)
+    respond(**pmbot.views.say("signoff_result", result.ok, said))
+
+
+HANDLERS = {
+    "status": status, "chase": chase, "measure": measure, "mute": mute, "signoff": signoff,
+}  # fmt: skip

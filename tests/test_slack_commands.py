@@ -8,6 +8,7 @@ from email import message_from_bytes
 import pytest
 
 from bot.events import Submission
+from bot.measures import Area
 from bot.periods import parse_period
 from tests.slack_inbound import COORD, LEADERS, OWNER, STRANGER, texts
 
@@ -179,3 +180,40 @@ def test_a_years_digest_posts_the_annual_report(inbound, fake):
 def test_a_mistyped_digest_says_what_to_type(inbound, fake, text, says):
     inbound.command(text)
     assert says in answer(fake)
+
+
+# -- mute and signoff ----------------------------------------------------------------------
+
+
+def test_mute_silences_a_measure_for_coordinators_only(inbound, fake, slack_bot):
+    inbound.command("mute OD-01 until 2026-11-30 case system being replaced")
+    assert "*OD-01* is silenced until Mon 30 Nov 2026: case system being replaced" in answer(fake)
+    assert slack_bot.service.silenced(slack_bot.clock())["OD-01"].created_by == (
+        "coord@agency.example"
+    )
+    inbound.command("mute")
+    assert "*OD-01* until Mon 30 Nov 2026" in answer(fake, 2)
+    inbound.command("mute OD-02 2026-10", user_id=OWNER)
+    assert "for the performance team's coordinators" in answer(fake, 3)
+    inbound.command("mute OD-02 2026-10")
+    assert "Not silenced: OD-02: say why it is silenced" in answer(fake, 4)
+
+
+def test_signoff_records_the_approvers_decision_and_a_query_reaches_the_owner(
+    inbound, fake, slack_bot
+):
+    store = slack_bot.store
+    area = Area("Operational delivery", "coord@agency.example", "coord@agency.example")
+    store.save_register(store.measures(), [], slack_bot.clock(), [area])
+    submit(slack_bot, "OD-01", "48", "s1")
+    inbound.command("signoff")
+    assert "• Operational delivery: Awaiting sign-off" in answer(fake)
+    inbound.command("signoff QUERY OD-01 is this the final figure?")
+    assert "Operational delivery 2026-10: queried OD-01; the owner has been asked" in answer(
+        fake, 2
+    )
+    # The owner is in Slack: the question comes to them there, in their usual prompt.
+    asked = [texts(m) for m in fake.posted(fake.dm_channel(OWNER))]
+    assert any("has a question" in t and "is this the final figure?" in t for t in asked)
+    inbound.command("signoff Operational delivery approve", user_id=OWNER)
+    assert "only its approver (coord@agency.example) can sign it off" in answer(fake, 3)

@@ -26,7 +26,7 @@ from slack_sdk import WebClient
 
 from bot.chat import Notice
 from bot.digest_model import Digest
-from bot.events import Prompt
+from bot.events import Prompt, SignoffRequest
 from bot.reach import Reach
 from bot.render.slack import slack_blocks
 from bot.reports import slug
@@ -93,6 +93,12 @@ class SlackRuntime:
         if user_id is None:
             return None
         return self.notifier.dm(user_id, self.views.say(notice.code, *notice.params.values()))
+
+    def ask_signoff(self, request: SignoffRequest) -> str | None:
+        user_id = self.people.slack_id(request.approver_email)
+        if user_id is None:
+            return None
+        return self.notifier.dm(user_id, self.views.signoff_request(request))
 
     @property
     def alerts(self) -> SlackAlertSender | None:

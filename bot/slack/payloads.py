@@ -21,6 +21,36 @@ OPEN_ACTION = "open_submit"
 VALUE, COMMENTARY = "value", "commentary"  # block id prefixes and action ids of modal inputs
 
 
+SIGNOFF_APPROVE, SIGNOFF_QUERY = "signoff_approve", "signoff_query"  # buttons; the modal's id
+
+
+def signoff_value(area: str, cycle: str) -> str:
+    """The area and cycle a sign-off button or modal is about (its value, or private_metadata)."""
+    return json.dumps({"area": area, "cycle": cycle}, separators=(",", ":"))
+
+
+def read_signoff(value: str | None) -> tuple[str, str] | None:
+    """(area, cycle) from a sign-off button or modal; None if it is not ours."""
+    try:
+        data = json.loads(value or "{}")
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not data.get("area") or not data.get("cycle"):
+        return None
+    return str(data["area"]), str(data["cycle"])
+
+
+def query_text(view: dict[str, Any]) -> str:
+    """`QUERY ID question` lines from the sign-off query modal: one per question typed."""
+    lines = []
+    for block_id, fields in view.get("state", {}).get("values", {}).items():
+        kind, _, measure_id = block_id.partition(":")
+        question = ((fields.get(COMMENTARY) or {}).get("value") or "").strip()
+        if kind == COMMENTARY and measure_id and question:
+            lines.append(f"QUERY {measure_id} {' '.join(question.split())}")
+    return "\n".join(lines)
+
+
 def button_value(cycle: str, everything: bool = False) -> str:
     return json.dumps({"cycle": cycle, "all": everything})
 

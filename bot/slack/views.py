@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Any
 
 from bot.alerts import Plan, Summary
-from bot.events import Outcome, Prompt, Receipt, StatusReport
+from bot.events import Outcome, Prompt, Receipt, SignoffRequest, StatusReport
 from bot.measures import Measure
 from bot.render.blocks import (
     MAX_MESSAGE_BLOCKS,
@@ -32,9 +32,12 @@ from bot.slack.payloads import (
     CALLBACK_ID,
     COMMENTARY,
     OPEN_ACTION,
+    SIGNOFF_APPROVE,
+    SIGNOFF_QUERY,
     VALUE,
     button_value,
     modal_metadata,
+    signoff_value,
 )
 from bot.slack.worklist import Item, Worklist
 from bot.values import format_value
@@ -87,6 +90,42 @@ class Views:
         if not measure_ids:
             return {}
         return {f"{VALUE}:{measure_ids[0]}": self.text.plain("modal_stranger")}
+
+    # -- sign-off -------------------------------------------------------------------------
+
+    def signoff_request(self, request: SignoffRequest) -> dict[str, Any]:
+        """The area's figures with Approve and Query buttons."""
+        t = self.text
+        value = signoff_value(request.area, request.cycle)
+        lines = [t.mrkdwn("signoff_line", row) for row in request.rows]
+        blocks = [
+            section(t.mrkdwn("signoff_intro", request)),
+            *sections(lines),
+            actions(
+                button(t.plain("signoff_approve"), SIGNOFF_APPROVE, value, style="primary"),
+                button(t.plain("signoff_query"), SIGNOFF_QUERY, value),
+            ),
+            context(t.mrkdwn("signoff_how")),
+        ]
+        return message(t.mrkdwn("signoff_fallback", request), blocks)
+
+    def signoff_query_modal(self, area: str, cycle: str, rows: list[dict]) -> dict[str, Any]:
+        """One optional question box per figure of the area; what is typed goes to its owner."""
+        t = self.text
+        inputs = [
+            text_input(f"{COMMENTARY}:{row['id']}", COMMENTARY, t.plain("query_label", row),
+                       multiline=True, max_length=500)  # fmt: skip
+            for row in rows
+        ]
+        return {
+            "type": "modal",
+            "callback_id": SIGNOFF_QUERY,
+            "title": plain(t.plain("query_title"), MAX_MODAL_TEXT),
+            "submit": plain(t.plain("query_submit"), MAX_MODAL_TEXT),
+            "close": plain(t.plain("modal_close"), MAX_MODAL_TEXT),
+            "private_metadata": signoff_value(area, cycle),
+            "blocks": [section(t.mrkdwn("query_intro", area)), *inputs][:MAX_VIEW_BLOCKS],
+        }
 
     def say(self, macro: str, *args: Any) -> dict[str, Any]:
         """A one-section message from one macro of messages.txt."""
