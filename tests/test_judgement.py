@@ -319,11 +319,11 @@ def test_the_cli_queries_an_implausible_figure_and_confirm_stores_it(tmp_path, m
     run("measures", "import", str(register(tmp_path, REGISTER)))
     run("history", "import", str(history_csv(tmp_path, STEADY)))
     capsys.readouterr()
-    assert run("submit", "OD-01", "2026-10", "4.9") == 1
+    assert run("submit", "OD-01", "2026-10", "4.9", "--as", OWNER) == 1
     assert "did you mean 49 days?" in capsys.readouterr().err
     assert run("status", "2026-10") == 0
     assert "held back, awaiting the owner: OD-01 2026-10 4.9 days" in capsys.readouterr().out
-    assert run("submit", "OD-01", "2026-10", "4.9", "--confirm") == 0
+    assert run("submit", "OD-01", "2026-10", "4.9", "--confirm", "--as", OWNER) == 0
     assert "OD-01 2026-10: 4.9 days stored" in capsys.readouterr().out
     assert run("status", "2026-10", "--json") == 0
     report = json.loads(capsys.readouterr().out)
