@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 
 from bot.spc import xmr
@@ -80,6 +80,7 @@ class ProcessReport:
     areas: tuple[ProcessRow, ...]
     cycles: tuple[ProcessRow, ...]  # pmbot's own process, cycle by cycle, oldest first
     variation: str | None  # the SPC reading of the on-time rate over the cycles
+    names: Mapping[str, str] = field(default_factory=dict)  # owner email -> name, for people
 
 
 def row_of(name: str, figures: Sequence[Expected]) -> ProcessRow:
@@ -106,7 +107,10 @@ def summarise(figures: Iterable[Expected], by: str) -> list[ProcessRow]:
 
 
 def process_report(
-    title: str, figures: Sequence[Expected], history: Sequence[Expected] = ()
+    title: str,
+    figures: Sequence[Expected],
+    history: Sequence[Expected] = (),
+    names: Mapping[str, str] | None = None,
 ) -> ProcessReport:
     """The report for `figures`; the over-time view uses `history` (every cycle so far, which
     includes them) so that the chart has enough points to read."""
@@ -120,4 +124,5 @@ def process_report(
         areas=tuple(summarise(figures, "area")),
         cycles=tuple(cycles),
         variation=chart.attrs["variation"] if chart is not None else None,
+        names=dict(names or {}),
     )

@@ -322,7 +322,8 @@ class Workflow:
         history = [parse_period(c) for c in ran if c <= last]
         wanted = {str(c) for c in cycles} & set(ran)
         every = self.expected_figures(sorted(set(history) | set(cycles)))
-        return process_report(title, [f for f in every if f.cycle in wanted], every)
+        names = {p.email: p.name for p in self.store.people() if p.name}
+        return process_report(title, [f for f in every if f.cycle in wanted], every, names)
 
     # -- the audit trail --------------------------------------------------------------------
 
