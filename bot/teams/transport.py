@@ -24,7 +24,7 @@ from bot.teams.cards import Cards, card_message, plain_message
 
 if TYPE_CHECKING:
     from bot.digest_model import Digest
-    from bot.events import Prompt
+    from bot.events import Prompt, SignoffRequest
     from bot.store import Store
     from bot.teams.config import TeamsConfig
     from bot.teams.connector import Connector
@@ -93,6 +93,11 @@ class TeamsTransport:
             return None
         activity = self.cards.say("notice", notice.code, dict(notice.params))
         return ref_of(conversation, self.connector.send(conversation, activity))
+
+    def ask_signoff(self, request: SignoffRequest) -> str | None:
+        """No sign-off card in Teams yet: None, so the approver is asked by email (and answers
+        APPROVE or QUERY there, or with `pmbot signoff`)."""
+        return None
 
     def say(self, conversation_id: str, activity: dict[str, Any]) -> str:
         return ref_of(conversation_id, self.connector.send(conversation_id, activity))
