@@ -171,7 +171,8 @@ def test_a_backup_taken_under_live_writes_is_consistent(database, tmp_path):
 def test_restore_checks_the_backup_and_keeps_the_old_file(database, tmp_path, capsys):
     backup = tmp_path / "backup.db"
     assert main(["--db", str(database), "backup", str(backup)]) == 0
-    assert main(["--db", str(database), "submit", "OD-01", "2026-10", "48", "--confirm"]) == 0
+    assert main(["--db", str(database), "submit", "OD-01", "2026-10", "48", "--confirm",
+                 "--as", "fiona.macleod@agency.example"]) == 0  # fmt: skip
     assert main(["--db", str(database), "--now", "2026-11-20T10:00", "restore", str(backup)]) == 0
     out = capsys.readouterr().out
     kept = database.with_name("pmbot.db.before-restore-20261120T100000")
