@@ -17,6 +17,7 @@ import pytest
 
 from bot.app import create_app
 from bot.periods import LONDON, parse_period
+from bot.spans import parse_span
 
 REGISTER = """
 areas:
@@ -215,6 +216,8 @@ def test_a_quarter_with_sign_off_silences_an_away_owner_and_the_process_measured
                      ("Sign-off:", "Wed, 11 Nov 2026")]  # fmt: skip
     assert service.publishable_areas(october, q.clock["now"]) == {"Operational delivery",
                                                                   "Finance"}  # fmt: skip
+    public = service.report(parse_span("2026-10"), q.clock["now"], public=True)
+    assert {m.area for m in public.measures} == {"Operational delivery", "Finance"}
     q.day(date(2026, 11, 12), lambda: q.decide("risk.director@agency.example", "APPROVE"))
     assert service.publishable_areas(october, q.clock["now"]) == {
         "Operational delivery", "Risk", "Finance",
