@@ -157,7 +157,11 @@ class Workflow:
         return (None, match.group(1)) if match else None
 
     def held_back_areas(self, cycle: Period, now: datetime, report=None) -> set[str]:
-        """The areas a public pack leaves out: under sign-off and not signed off."""
+        """The areas a public pack leaves out: under sign-off and not signed off, in a cycle
+        pmbot ran (it prompted someone). Figures from before pmbot, imported as history, were
+        never put to an approver, so sign-off does not hold them back."""
+        if str(cycle) not in self.store.cycles_with_prompts():
+            return set()
         states = self.signoff_states(cycle, now, report)
         return {area for area, state in states.items() if state in (AWAITING, QUERIED)}
 
