@@ -492,7 +492,7 @@ class Service(Workflow, Outreach):
 
         The cycle, the London date (a figure turns from outstanding to missing at a day's
         change), the figures (the latest submission: they are append-only), the register and
-        people (their version), and the silences, sign-off decisions and ledger (their latest
+        people (their version), and the silences, sign-off decisions and chases (their latest
         rows: the digest shows sign-off, silences and the process page).
         """
         return (

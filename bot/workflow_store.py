@@ -26,11 +26,12 @@ class WorkflowTables:
     db: Database
 
     def workflow_version(self) -> tuple[int, int, int]:
-        """The latest silence, sign-off decision and ledger row: all append-only, so these
-        change whenever what they feed (status, digest, process page) may."""
+        """The latest silence, sign-off decision and chase (reminder or escalation): all
+        append-only, so these change whenever what they feed (status, digest, process page)
+        may. Other ledger rows (the digest's own, alerts) change nothing the digest shows."""
         row = self.db.execute(
             "SELECT (SELECT max(id) FROM silences), (SELECT max(id) FROM signoffs), "
-            "(SELECT max(id) FROM ledger)"
+            "(SELECT max(id) FROM ledger WHERE kind IN ('reminder', 'escalation'))"
         ).fetchone()
         return tuple(value or 0 for value in row)  # type: ignore[return-value]
 
