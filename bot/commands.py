@@ -3,7 +3,7 @@
 `COORDINATORS_ONLY` (anyone in the register may look a measure up; help is for everyone).
 
 >>> parse_command("digest 2026-10 preview")
-Command(name='digest', period='2026-10', preview=True, measure_id='', problem='', area='')
+Command(name='digest', period='2026-10', preview=True, measure_id='', problem='', area='', text='')
 >>> parse_command("digest 2026/27-Q2 --area Operational delivery").area
 'Operational delivery'
 >>> parse_command("measure od-01").measure_id
