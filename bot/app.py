@@ -22,6 +22,7 @@ from types import ModuleType
 
 import jinja2
 
+from bot import packs
 from bot.annual import assurance_text, read_assurance, with_assurance
 from bot.chat import ChatTransport
 from bot.events import Prompt
@@ -86,6 +87,7 @@ class Bot:
 
     def __post_init__(self) -> None:
         self.reach = Reach(self.service, self.composer, self.clock, self.deliver_mail)
+        self.reach.packs = packs.configured(self.settings, self.clock)
 
     @property
     def templates(self) -> jinja2.Environment:

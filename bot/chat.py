@@ -92,9 +92,10 @@ class ChatTransport(Protocol):
         None when this transport has no leaders' channel configured."""
         ...
 
-    def post_digest(self, digest: Digest, pack: str) -> str | None:
-        """Post the digest (and the full HTML pack) where the leaders read it; returns its
-        reference, or None when no leaders' channel is configured."""
+    def post_digest(self, digest: Digest, pack: str, pack_url: str | None = None) -> str | None:
+        """Post the digest (and the full HTML pack) where the leaders read it, linking to the
+        pack at `pack_url` when pmbot serves it (bot.packs); returns its reference, or None
+        when no leaders' channel is configured."""
         ...
 
 

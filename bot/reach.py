@@ -23,6 +23,7 @@ from bot.chat import ChatTransport
 from bot.events import Inbound, Prompt, Receipt, SignoffRequest
 from bot.mail.compose import Composer, outgoing
 from bot.outreach import period_label
+from bot.packs import Packs
 from bot.periods import Period, london_date, reporting_period
 from bot.store import Outgoing
 from bot.timetable import Action
@@ -69,6 +70,7 @@ class Reach:
         self.clock = clock
         self.deliver_mail = deliver_mail
         self.chats: list[ChatTransport] = []
+        self.packs: Packs | None = None  # with PMBOT_PUBLIC_URL: the digest links its pack
         self.pipelines: dict[str, AlertPipeline] = {}
         self.email_alerts = AlertPipeline(
             service.store, EmailAlerts(self), ledger=f"{EMAIL}-", follow_up_changes=True
@@ -378,7 +380,7 @@ class Reach:
         from bot.render.pack import render_pack  # the pack renderer is heavy: load on use
 
         posted = []
-        digest = pack = None
+        digest = pack = url = None
         for chat in [only] if only is not None else self.chats:
             kind, key = f"{chat.name}-digest", str(cycle)
             if once and self.service.done(kind, key):
@@ -386,7 +388,8 @@ class Reach:
             if digest is None:
                 digest = self.service.digest(cycle, now)
                 pack = render_pack(digest, self.composer.templates)
-            ref = chat.post_digest(digest, pack or "")
+                url = self.packs.publish(digest.cycle, pack) if self.packs else None
+            ref = chat.post_digest(digest, pack or "", url)
             if ref:
                 self.service.store.ledger_add(kind, key, now, ref, key)
                 posted.append(ref)

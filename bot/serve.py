@@ -13,6 +13,7 @@ import sys
 import threading
 from datetime import datetime
 
+from bot import packs
 from bot.app import Bot, Clock, chat_adapters, create_app, system_clock
 from bot.mail.base import MailUnavailable
 from bot.periods import LONDON
@@ -103,7 +104,11 @@ def serve(settings: Settings, *, clock: Clock = system_clock, once: bool = False
         health.reporter(adapter.__name__.rpartition(".")[2])("ok", endpoint.detail)
     if listener is not None:
         bots.append(listener)
-    server = WebServer(routes, health.snapshot, host=settings.host, port=settings.port).start()
+    # With PMBOT_PUBLIC_URL, the packs the digest links to (bot.packs); the scheduler writes them.
+    shelf = scheduler.reach.packs
+    pages = {packs.PREFIX: shelf.answer} if shelf is not None else {}
+    server = WebServer(routes, health.snapshot, host=settings.host, port=settings.port,
+                       pages=pages).start()  # fmt: skip
     parts = [
         threading.Thread(target=run_poller, name="mail", daemon=True,
                          args=(poller, stopping, health.reporter("mail"), settings.poll_seconds)),

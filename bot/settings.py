@@ -9,6 +9,7 @@ Every setting has a default that works offline, so `pmbot demo` needs nothing co
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import time
@@ -52,6 +53,7 @@ class Settings:
     year_start: int = YEAR_START  # the financial year's first month
     area_scorecards: bool = False  # on digest day, each area's lead gets their area's scorecard
     operator: str = ""  # who types CLI commands (PMBOT_OPERATOR), recorded with what they do
+    public_url: str = ""  # where `pmbot serve` is reachable (PMBOT_PUBLIC_URL): chats link the pack
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -109,6 +111,7 @@ class Settings:
             year_start=year_start(get("PMBOT_YEAR_START", str(YEAR_START))),
             area_scorecards=switch("PMBOT_AREA_SCORECARDS", get("PMBOT_AREA_SCORECARDS", "no")),
             operator=get("PMBOT_OPERATOR").lower(),
+            public_url=public_url(get("PMBOT_PUBLIC_URL")),
             extra={k: v for k, v in values.items() if k.startswith("PMBOT_")},
         )
 
@@ -180,6 +183,16 @@ def year_start(raw: str) -> int:
             "10 (a calendar quarter, so quarterly figures fit its quarters); UK public bodies use 4"
         )
     return int(raw)
+
+
+def public_url(raw: str) -> str:
+    """PMBOT_PUBLIC_URL: the base URL at which `pmbot serve` is reachable; empty = no links."""
+    if raw and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", raw):
+        raise ConfigError(
+            f"PMBOT_PUBLIC_URL={raw!r} must be the https address of `pmbot serve`, "
+            "like https://pmbot.example.org"
+        )
+    return raw.rstrip("/")
 
 
 def split_emails(raw: str) -> tuple[str, ...]:

@@ -1,6 +1,7 @@
 """pmbot's one HTTP edge: one server on $PORT for /healthz and every chat transport's routes.
 
     GET  /healthz          the dict `health()` returns, as JSON
+    GET  <prefix>...       a page: the full pack at /packs/<cycle>/<token> (bot.packs)
     POST <path>            the route a chat adapter registered for it: Slack's /slack/events,
                            Teams' /api/messages
 
@@ -40,6 +41,8 @@ class Answer:
 
 
 Route = Callable[[bytes, Mapping[str, str]], Answer]
+# GET routes are keyed by a path prefix ending in "/" and get the whole path.
+Page = Callable[[str, Mapping[str, str]], Answer]
 
 
 @dataclass
@@ -60,9 +63,12 @@ class WebServer:
         *,
         host: str = "0.0.0.0",
         port: int = 3000,
+        pages: Mapping[str, Page] | None = None,
     ) -> None:
         self.routes = dict(routes)
-        self.httpd = BoundedHTTPServer((host, port), make_handler(self.routes, health))
+        self.pages = dict(pages or {})
+        handler = make_handler(self.routes, health, self.pages)
+        self.httpd = BoundedHTTPServer((host, port), handler)
         self.thread: threading.Thread | None = None
 
     @property
@@ -75,7 +81,8 @@ class WebServer:
             target=self.httpd.serve_forever, args=(0.1,), name="http", daemon=True
         )
         self.thread.start()
-        log.info("listening on port %s: %s", self.port, ", ".join([HEALTH_PATH, *self.routes]))
+        paths = [HEALTH_PATH, *self.routes, *self.pages]
+        log.info("listening on port %s: %s", self.port, ", ".join(paths))
         return self
 
     def stop(self) -> None:
@@ -83,16 +90,25 @@ class WebServer:
         self.httpd.server_close()
 
 
-def make_handler(routes: Mapping[str, Route], health: Health) -> type[BaseHTTPRequestHandler]:
+def make_handler(
+    routes: Mapping[str, Route], health: Health, pages: Mapping[str, Page] | None = None
+) -> type[BaseHTTPRequestHandler]:
+    pages = dict(pages or {})
+
     class Handler(BaseHTTPRequestHandler):
         server_version = "pmbot"
         timeout = READ_TIMEOUT
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            if self.path.partition("?")[0] != HEALTH_PATH:
+            path = self.path.partition("?")[0]
+            if path == HEALTH_PATH:
+                self.reply(Answer(200, dict(health())))
+                return
+            page = next((p for prefix, p in pages.items() if path.startswith(prefix)), None)
+            if page is None:
                 self.reply(Answer(404, {"error": "not found"}))
                 return
-            self.reply(Answer(200, dict(health())))
+            self.reply(page(path, dict(self.headers.items())))
 
         def do_POST(self) -> None:  # noqa: N802
             route = routes.get(self.path.partition("?")[0])

@@ -104,14 +104,15 @@ class SlackRuntime:
     def alerts(self) -> SlackAlertSender | None:
         return self.alert_sender
 
-    def post_digest(self, digest: Digest, pack: str) -> str | None:
-        """The digest and the full pack in the leadership channel; None without one."""
+    def post_digest(self, digest: Digest, pack: str, pack_url: str | None = None) -> str | None:
+        """The digest (with its link button when pmbot serves the pack at `pack_url`) and the
+        full pack in the leadership channel; None without one."""
         channel = self.bot.settings.leadership_channel
         if not channel:
             return None
         title = self.views.text.plain("pack_title", digest.cycle_label)
         filename = f"performance-pack-{digest.cycle}.html"
-        blocks = slack_blocks(digest, env=self.bot.templates)
+        blocks = slack_blocks(digest, pack_url, env=self.bot.templates)
         return self.notifier.post_digest(channel, blocks, pack, filename, title)
 
     def post_report(self, span: Span, area: str = "") -> str | None:

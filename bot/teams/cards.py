@@ -234,7 +234,7 @@ class Cards:
     def follow_up(self, plan: Plan) -> dict[str, Any]:
         return plain_message(plain_of(self.words.label("follow_up", plan)))
 
-    def digest(self, digest: Digest) -> dict[str, Any]:
+    def digest(self, digest: Digest, pack_url: str | None = None) -> dict[str, Any]:
         w = self.words
         exceptions = digest.exceptions
         body = [
@@ -247,8 +247,11 @@ class Cards:
         if len(exceptions) > MAX_DIGEST_EXCEPTIONS:
             body.append(text_block(w.card("digest_more",
                                           len(exceptions) - MAX_DIGEST_EXCEPTIONS)))  # fmt: skip
-        body.append(text_block(w.card("digest_pack"), isSubtle=True, size="small"))
-        return card_message(adaptive_card(body), plain_of(w.label("digest_heading", digest)))
+        body.append(text_block(w.card("digest_pack", bool(pack_url)), isSubtle=True, size="small"))
+        actions = [{"type": "Action.OpenUrl", "title": w.label("digest_pack_button"),
+                    "url": pack_url}] if pack_url else []  # fmt: skip
+        card = adaptive_card(body, actions)
+        return card_message(card, plain_of(w.label("digest_heading", digest)))
 
     # -- coordinators -----------------------------------------------------------------------
 

@@ -108,13 +108,15 @@ class TeamsTransport:
     def alerts(self) -> TeamsAlertSender | None:
         return self._alerts
 
-    def post_digest(self, digest: Digest, pack: str) -> str | None:
-        """The digest card in the leaders' channel. (The Bot Connector cannot attach a file in
-        a channel, so the pack itself goes with the digest email.)"""
+    def post_digest(self, digest: Digest, pack: str, pack_url: str | None = None) -> str | None:
+        """The digest card in the leaders' channel. The Bot Connector cannot attach a file in
+        a channel: the card links to the pack pmbot serves (`pack_url`), or says it comes with
+        the digest email."""
         channel = self.config.leadership_channel
         if not channel:
             return None
-        return ref_of(channel, self.connector.send(channel, self.cards.digest(digest)))
+        card = self.cards.digest(digest, pack_url)
+        return ref_of(channel, self.connector.send(channel, card))
 
 
 class TeamsAlertSender:
