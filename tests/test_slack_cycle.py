@@ -77,3 +77,32 @@ def test_ticks_rebuild_the_digest_and_alerts_only_when_a_figure_or_the_day_chang
     clock.set("2026-10-13T10:00")
     slack_bot.tick()
     assert len(builds) == 3
+
+
+def test_with_a_public_url_the_slack_digest_links_to_the_pack_pmbot_serves(
+    slack_settings, fake, clock, register_file
+):
+    import urllib.request
+    from dataclasses import replace
+
+    from bot.app import create_app
+    from bot.packs import PREFIX
+    from bot.periods import reporting_period
+    from bot.web import WebServer
+
+    bot = create_app(replace(slack_settings, public_url="https://pmbot.example.org"), clock=clock)
+    server = WebServer({}, dict, host="127.0.0.1", port=0,
+                       pages={PREFIX: bot.reach.packs.answer}).start()  # fmt: skip
+    try:
+        bot.service.import_register(register_file, clock())
+        bot.chat = create_slack(bot)
+        assert bot.reach.post_digest(reporting_period(clock().date()), clock())
+        [digest] = [m for m in fake.posted() if m["channel"] == LEADERS]
+        [url] = [b["accessory"]["url"] for b in digest["blocks"] if "url" in b.get("accessory", {})]
+        assert url.startswith("https://pmbot.example.org/packs/2026-10/")
+        local = url.replace("https://pmbot.example.org", f"http://127.0.0.1:{server.port}")
+        with urllib.request.urlopen(local, timeout=10) as response:  # signed with Slack's secret
+            assert response.status == 200 and b"October 2026" in response.read()
+    finally:
+        server.stop()
+        bot.close()
