@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from world import (  # noqa: E402  # noqa: E402
+from world import (  # noqa: E402
     CYCLE,
     Figure,
     copy_world,
