@@ -1,5 +1,6 @@
-"""Fixtures for the Teams tests: the fake Teams service, the bot wired to it through the real
-SDK, and its real HTTP endpoint with a `TeamsSide` (tests.teams_inbound) talking to it as the
+"""Fixtures for the Teams tests: the fake Teams service (fixture `connector`; the Slack
+fixtures call theirs `fake`, and a module's plugins are global), the bot wired to it through the
+real SDK, and its real HTTP endpoint with a `TeamsSide` (tests.teams_inbound) talking to it as the
 Bot Connector does.
 
 Test modules load them with ``pytest_plugins = ("tests.teams_fixtures",)``.
@@ -21,20 +22,20 @@ from tests.teams_inbound import LEADERS, PEOPLE, TeamsSide, teams_env
 
 
 @pytest.fixture
-def fake():
-    with FakeTeams() as fake:
-        fake.add_channel(LEADERS)
-        yield fake
+def connector():
+    with FakeTeams() as connector:
+        connector.add_channel(LEADERS)
+        yield connector
 
 
 @pytest.fixture
-def members(fake) -> dict[str, Member]:
-    return {key: fake.add_member(email, name) for key, (email, name) in PEOPLE.items()}
+def members(connector) -> dict[str, Member]:
+    return {key: connector.add_member(email, name) for key, (email, name) in PEOPLE.items()}
 
 
 @pytest.fixture
-def teams_settings(settings, fake):
-    return replace(settings, extra={**settings.extra, **teams_env(fake)})
+def teams_settings(settings, connector):
+    return replace(settings, extra={**settings.extra, **teams_env(connector)})
 
 
 @pytest.fixture
@@ -60,8 +61,8 @@ def teams(teams_bot, teams_settings, waits):
 
 
 @pytest.fixture
-def side(teams, fake):
+def side(teams, connector):
     server = WebServer({"/api/messages": teams.handle}, lambda: {"status": "ok"},
                        host="127.0.0.1", port=0).start()  # fmt: skip
-    yield TeamsSide(f"http://127.0.0.1:{server.port}/api/messages", fake)
+    yield TeamsSide(f"http://127.0.0.1:{server.port}/api/messages", connector)
     server.stop()

@@ -25,28 +25,28 @@ def current(bot, measure_id: str) -> dict:
     return bot.store.current_submissions(["2026-10"])[(measure_id, "2026-10")]
 
 
-def installed(side, fake, bot, members, *keys: str) -> None:
+def installed(side, connector, bot, members, *keys: str) -> None:
     for key in keys:
         assert side.install(members[key])[0] == 200
-    fake.wait_for(lambda: all(bot.store.chat_id("teams", members[k].email) for k in keys))
+    connector.wait_for(lambda: all(bot.store.chat_id("teams", members[k].email) for k in keys))
 
 
-def texts_in(fake, member) -> list[str]:
-    return [a.get("text") or card_text(a) for a in fake.sent(member.conversation_id)]
+def texts_in(connector, member) -> list[str]:
+    return [a.get("text") or card_text(a) for a in connector.sent(member.conversation_id)]
 
 
-def test_a_month_in_teams(side, fake, teams_bot, members, waits):
+def test_a_month_in_teams(side, connector, teams_bot, members, waits):
     bot = teams_bot
     owner, coord, deputy = members["owner"], members["coord"], members["deputy"]
-    installed(side, fake, bot, members, "owner", "coord", "deputy")
+    installed(side, connector, bot, members, "owner", "coord", "deputy")
 
     # The prompt: a 1:1 card, one value and one commentary input per measure, with the last
     # value and the target; a 429 on the way is waited out as Retry-After says.
-    fake.fail_next(429, retry_after="3")
+    connector.fail_next(429, retry_after="3")
     sent = bot.send_prompts(OCTOBER)
     assert waits == [3.0]
     assert [p.owner_email for p in sent] == ["owner@agency.example"]
-    prompt = fake.sent(owner.conversation_id)[0]
+    prompt = connector.sent(owner.conversation_id)[0]
     assert "target 50 days" in card_text(prompt).lower()
     assert set(inputs_of(prompt)) == {"value:OD-01", "commentary:OD-01", "value:OD-02",
                                       "commentary:OD-02"}  # fmt: skip
@@ -55,11 +55,13 @@ def test_a_month_in_teams(side, fake, teams_bot, members, waits):
 
     # A coordinator asks for the status and chases: the owner gets a reminder card.
     side.say(coord, "status")
-    fake.wait_for(lambda: any("0 of 2 figures in" in t for t in texts_in(fake, coord)))
-    assert any("Olive Owner (OD-01, OD-02)" in t for t in texts_in(fake, coord))
+    connector.wait_for(lambda: any("0 of 2 figures in" in t for t in texts_in(connector, coord)))
+    assert any("Olive Owner (OD-01, OD-02)" in t for t in texts_in(connector, coord))
     side.say(coord, "chase")
-    fake.wait_for(lambda: any(t.startswith("Chased 1 owner") for t in texts_in(fake, coord)))
-    assert "a reminder" in card_text(fake.sent(owner.conversation_id)[-1])
+    connector.wait_for(
+        lambda: any(t.startswith("Chased 1 owner") for t in texts_in(connector, coord))
+    )
+    assert "a reminder" in card_text(connector.sent(owner.conversation_id)[-1])
 
     # A value that is not a number comes back in the card, under its field, nothing stored.
     status, answer = side.press(owner, prompt, {"value:OD-01": "about fifty",
@@ -82,7 +84,7 @@ def test_a_month_in_teams(side, fake, teams_bot, members, waits):
     assert current(bot, "OD-02")["commentary"] == "two staff off sick"
 
     # Every figure is in, so the leaders' channel has the alert: OD-02 is red.
-    alert = fake.wait_for(lambda: fake.sent(LEADERS))[0]
+    alert = connector.wait_for(lambda: connector.sent(LEADERS))[0]
     assert "OD-02" in card_text(alert) and "Exceptions in the October 2026 figures: 1" in (
         card_text(alert)
     )
@@ -90,78 +92,79 @@ def test_a_month_in_teams(side, fake, teams_bot, members, waits):
     # A typed correction: stored, confirmed in the chat, the alert updated in place, and a
     # reply in its thread because the exception has cleared.
     side.say(owner, "OD-02: 91 recovered after the staff returned")
-    replies = fake.wait_for(
-        lambda: [a for a in fake.sent(LEADERS) if a.get("replyToId") == alert["id"]]
+    replies = connector.wait_for(
+        lambda: [a for a in connector.sent(LEADERS) if a.get("replyToId") == alert["id"]]
     )
     assert "No longer an exception: OD-02" in replies[0]["text"]
     assert current(bot, "OD-02")["value"] == 91
     assert any("OD-02 2026-10: 91.00%" in t or "OD-02 2026-10: 91%" in t
-               for t in texts_in(fake, owner))  # fmt: skip
-    updated = fake.sent(LEADERS)[0]
+               for t in texts_in(connector, owner))  # fmt: skip
+    updated = connector.sent(LEADERS)[0]
     assert updated["id"] == alert["id"] and "No exceptions now" in card_text(updated)
-    assert len(fake.updates) == 1
+    assert len(connector.updates) == 1
 
     # A deputy types a figure for the measure they deputise.
     side.say(deputy, "OD-01: 47 recount")
-    fake.wait_for(lambda: current(bot, "OD-01")["value"] == 47)
+    connector.wait_for(lambda: current(bot, "OD-01")["value"] == 47)
     assert current(bot, "OD-01")["submitted_by"] == "deputy@agency.example"
 
     # The coordinator previews the digest, then posts it to the leaders' channel, and looks a
     # measure up.
     side.say(coord, "digest preview")
-    preview = fake.wait_for(lambda: [a for a in fake.sent(coord.conversation_id)
+    preview = connector.wait_for(lambda: [a for a in connector.sent(coord.conversation_id)
                                      if "Performance digest" in card_text(a)])  # fmt: skip
     assert "2 of 2 figures in" in card_text(preview[0])
     side.say(coord, "digest")
-    fake.wait_for(lambda: any("digest is in the leadership channel" in t
-                              for t in texts_in(fake, coord)))  # fmt: skip
-    assert any("Performance digest: October 2026" in card_text(a) for a in fake.sent(LEADERS))
+    connector.wait_for(lambda: any("digest is in the leadership channel" in t
+                              for t in texts_in(connector, coord)))  # fmt: skip
+    assert any("Performance digest: October 2026" in card_text(a) for a in connector.sent(LEADERS))
     assert bot.store.ledger_entry("teams-digest", "2026-10") is not None
     side.say(coord, "measure od-01")
-    fake.wait_for(lambda: any(t.startswith("OD-01 Average processing time")
-                              for t in texts_in(fake, coord)))  # fmt: skip
+    connector.wait_for(lambda: any(t.startswith("OD-01 Average processing time")
+                              for t in texts_in(connector, coord)))  # fmt: skip
 
     # An owner may not run the coordinators' commands; their help says what they can do.
     side.say(owner, "chase")
-    fake.wait_for(lambda: any("for the performance team's coordinators" in t
-                              for t in texts_in(fake, owner)))  # fmt: skip
+    connector.wait_for(lambda: any("for the performance team's coordinators" in t
+                              for t in texts_in(connector, owner)))  # fmt: skip
     side.say(owner, "help")
-    said = fake.wait_for(lambda: [t for t in texts_in(fake, owner)
+    said = connector.wait_for(lambda: [t for t in texts_in(connector, owner)
                                   if t.startswith("The typed commands are for")])  # fmt: skip
     assert "OD-01: 48 backlog down" in said[0] and "Submit figures card" in said[0]
-    assert not any(t.startswith("pmbot collects") for t in texts_in(fake, owner))
+    assert not any(t.startswith("pmbot collects") for t in texts_in(connector, owner))
 
 
-def test_requests_without_a_valid_token_are_refused_with_401(side, fake, teams_bot, members):
+def test_requests_without_a_valid_token_are_refused_with_401(side, connector, teams_bot, members):
     owner = members["owner"]
     activity = side.activity(owner, "message", text="OD-01: 48")
-    assert side.post(activity, token=fake.forged_token())[0] == 401
+    assert side.post(activity, token=connector.forged_token())[0] == 401
     assert side.post(activity, token=None)[0] == 401
-    assert side.post(activity, token=fake.activity_token(audience="another-app"))[0] == 401
+    assert side.post(activity, token=connector.activity_token(audience="another-app"))[0] == 401
     elsewhere = activity | {"serviceUrl": "https://elsewhere.example/teams/"}
     assert side.post(elsewhere)[0] == 401
     assert teams_bot.store.current_submissions(["2026-10"]) == {}
-    assert fake.sent(owner.conversation_id) == []
+    assert connector.sent(owner.conversation_id) == []
 
 
-def test_someone_not_in_the_register_is_told_so_once(side, fake, teams_bot, members):
+def test_someone_not_in_the_register_is_told_so_once(side, connector, teams_bot, members):
     stranger = members["stranger"]
     side.say(stranger, "OD-01: 48")
-    fake.wait_for(lambda: fake.sent(stranger.conversation_id))
-    assert "could not match your Teams account" in fake.sent(stranger.conversation_id)[0]["text"]
+    connector.wait_for(lambda: connector.sent(stranger.conversation_id))
+    said = connector.sent(stranger.conversation_id)[0]["text"]
+    assert "could not match your Teams account" in said
     assert teams_bot.store.chat_id("teams", stranger.email) is None
     assert teams_bot.store.current_submissions(["2026-10"]) == {}
 
 
 @pytest.mark.parametrize("typed", ["  ", "hello there"])
-def test_a_message_without_figures_gets_the_how_to(side, fake, teams_bot, members, typed):
+def test_a_message_without_figures_gets_the_how_to(side, connector, teams_bot, members, typed):
     owner = members["owner"]
     side.say(owner, typed)
-    fake.wait_for(lambda: fake.sent(owner.conversation_id))
-    assert "I did not find any figures" in fake.sent(owner.conversation_id)[0]["text"]
+    connector.wait_for(lambda: connector.sent(owner.conversation_id))
+    assert "I did not find any figures" in connector.sent(owner.conversation_id)[0]["text"]
 
 
-def test_someone_in_slack_and_teams_is_prompted_on_one_chat_only(teams_bot, members, fake):
+def test_someone_in_slack_and_teams_is_prompted_on_one_chat_only(teams_bot, members, connector):
     """With both chats connected, a person is reached on the first that finds them (Slack is
     registered first), never on both."""
     from handlers.slack import create_slack
@@ -187,15 +190,15 @@ def test_someone_in_slack_and_teams_is_prompted_on_one_chat_only(teams_bot, memb
             teams.close()
         assert [p.owner_email for p in sent] == ["owner@agency.example"]
         assert len(slack_fake.posted(slack_fake.dm_channel(OWNER))) == 1
-    assert fake.sent(members["owner"].conversation_id) == []
+    assert connector.sent(members["owner"].conversation_id) == []
 
 
-def test_someone_who_removes_the_app_is_emailed_from_then_on(side, fake, teams_bot, members):
+def test_someone_who_removes_the_app_is_emailed_from_then_on(side, connector, teams_bot, members):
     owner = members["owner"]
-    installed(side, fake, teams_bot, members, "owner")
+    installed(side, connector, teams_bot, members, "owner")
     assert side.uninstall(owner)[0] == 200
-    fake.wait_for(lambda: teams_bot.store.chat_id("teams", owner.email) == "")
+    connector.wait_for(lambda: teams_bot.store.chat_id("teams", owner.email) == "")
     teams_bot.send_prompts(OCTOBER)
-    assert fake.sent(owner.conversation_id) == []
+    assert connector.sent(owner.conversation_id) == []
     prompt = teams_bot.store.ledger_entry("prompt", "owner@agency.example:2026-10")
     assert prompt["transport_ref"].startswith("<")  # an email's Message-ID

@@ -53,16 +53,16 @@ def get(url: str) -> tuple[int, dict[str, str], bytes]:
         return error.code, dict(error.headers.items()), error.read()
 
 
-def pack_link(fake) -> str:
-    card = fake.sent(LEADERS)[-1]["attachments"][0]["content"]
+def pack_link(connector) -> str:
+    card = connector.sent(LEADERS)[-1]["attachments"][0]["content"]
     [action] = card["actions"]
     assert action["type"] == "Action.OpenUrl" and action["title"] == "Open the full pack"
     return action["url"]
 
 
-def test_the_teams_digest_card_opens_the_full_pack_served_by_pmbot(linked, fake):
+def test_the_teams_digest_card_opens_the_full_pack_served_by_pmbot(linked, connector):
     bot, local = linked
-    url = pack_link(fake)
+    url = pack_link(connector)
     assert url.startswith(f"{PUBLIC}/packs/2026-10/")
     status, headers, body = get(url.replace(PUBLIC, local))
     assert status == 200
@@ -73,9 +73,9 @@ def test_the_teams_digest_card_opens_the_full_pack_served_by_pmbot(linked, fake)
     assert b"<html" in body.lower() and b"October 2026" in body
 
 
-def test_forged_expired_and_traversing_pack_links_get_a_bare_404(linked, fake, clock):
+def test_forged_expired_and_traversing_pack_links_get_a_bare_404(linked, connector, clock):
     bot, local = linked
-    path = pack_link(fake).removeprefix(PUBLIC)
+    path = pack_link(connector).removeprefix(PUBLIC)
     cycle_path, _, token = path.rpartition("/")
     forged = token[:-1] + ("0" if token[-1] != "0" else "1")
     later = token.replace(token[:8], "20991231")  # a later expiry without re-signing it
@@ -91,11 +91,11 @@ def test_forged_expired_and_traversing_pack_links_get_a_bare_404(linked, fake, c
 
 
 def test_without_a_public_url_the_card_has_no_link_and_pmbot_no_pack_route(
-    teams_settings, clock, register_file, fake
+    teams_settings, clock, register_file, connector
 ):
     bot, app = posted_digest(teams_settings, clock, register_file)
     try:
-        card = fake.sent(LEADERS)[-1]["attachments"][0]["content"]
+        card = connector.sent(LEADERS)[-1]["attachments"][0]["content"]
         assert "actions" not in card
         assert bot.reach.packs is None
         assert not (teams_settings.db_path.parent / "packs").exists()
