@@ -135,8 +135,9 @@ def missing_months(
         history["period"].isin(wanted) & history["measure_id"].isin(list(measure_ids)),
         ["measure_id", "period", "value"],
     ]
-    known = set(zip(rows["measure_id"], rows["period"], pd.to_numeric(rows["value"]).notna(),
-                    strict=True))  # fmt: skip
+    # Plain lists: iterating pandas' string arrays a value at a time is slow.
+    known = set(zip(rows["measure_id"].tolist(), rows["period"].tolist(),
+                    pd.to_numeric(rows["value"]).notna().tolist(), strict=True))  # fmt: skip
     return {i: [p for p in wanted if (i, p, True) not in known] for i in measure_ids}
 
 
@@ -215,19 +216,23 @@ def year_to_date(
     """
     span = as_span(month).year_to_date(year_start)
     before = span.shift_years(-1)
+    # Months and labels once: a span works its months out anew each time it is asked.
+    months, months_before = span.months, before.months
+    label = months_label(span.first, span.last)
+    label_before = months_label(before.first, before.last)
     sums = [m for m in measures if m.frequency == "monthly" and aggregate_of(m) == "sum"]
     ids = [m.id for m in sums]
-    now_missing = missing_months(history, ids, span.months)
-    then_missing = missing_months(history, ids, before.months)
-    wanted = {str(p) for p in span.months + before.months}
+    now_missing = missing_months(history, ids, months)
+    then_missing = missing_months(history, ids, months_before)
+    wanted = {str(p) for p in months + months_before}
     rows = history.loc[history["period"].isin(wanted) & history["measure_id"].isin(ids)]
     totals = (pd.to_numeric(rows["value"]).groupby([rows["measure_id"], rows["period"]
-              .isin([str(p) for p in span.months])]).sum())  # fmt: skip
+              .isin([str(p) for p in months])]).sum()).to_dict()  # fmt: skip
     result = {}
     for m in sums:
         value = None if now_missing[m.id] else float(totals.get((m.id, True), 0.0))
         last_year = None if then_missing[m.id] else float(totals.get((m.id, False), 0.0))
-        judged = rolled_measure(m, span.months)
+        judged = rolled_measure(m, months)
         if value is None:
             status = "gap"
         elif judged.target is None:
@@ -236,10 +241,9 @@ def year_to_date(
             status = rag(value, m.better, judged.target, parse_tolerance(judged.amber_tolerance),
                          parse_tolerance(judged.red_tolerance))  # fmt: skip
         result[m.id] = YearToDate(
-            label=months_label(span.first, span.last), months=len(span.months), value=value,
-            target=judged.target,
+            label=label, months=len(months), value=value, target=judged.target,
             status=status, missing=tuple(now_missing[m.id]), last_year=last_year,
-            last_year_label=months_label(before.first, before.last),
+            last_year_label=label_before,
         )  # fmt: skip
     return result
 

@@ -57,7 +57,8 @@ class DecisionResult:
 
 class Workflow:
     """Mixed into the service before `Outreach`, whose abstract `silenced` and `signoff_due`
-    it implements; it uses the service's `status`, `person_name` and `prompts_for`."""
+    it implements; it uses the service's `status`, `person_name`, `prompts_for` and
+    `registered`."""
 
     store: Store
     calendar: WorkingCalendar
@@ -268,7 +269,7 @@ class Workflow:
         when it came and how much chasing it took. Figures that only came by history import
         are left out: they say nothing about the process."""
         cycles = list(cycles)
-        measures = self.store.measures()
+        measures = self.registered()[0]  # the service's, read again only when it moves
         # Each cycle's period per frequency, named and dated once: there are few of them.
         slots = {}
         for cycle in cycles:
