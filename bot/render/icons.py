@@ -14,13 +14,15 @@ assurance pass, fail and hit and miss. Renderers always put the icon's text labe
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 from markupsafe import escape
 
-from bot.charts import CONCERN, IMPROVEMENT, NEUTRAL, _figure, _png
+from bot.charts import CONCERN, IMPROVEMENT, NEUTRAL, SUPERSAMPLE, canvas, png_of
 from bot.digest_model import MeasureView
 
 # Darker ink where the fill is dark, so each letter keeps a 4.5:1 contrast.
@@ -82,22 +84,32 @@ def icon_svg(drawn: Icon | None, label: str, size: int = 28) -> str:
 
 @cache
 def icon_png(drawn: Icon, size: int = 28) -> bytes:
-    """The same icon as a PNG, for email clients that show no SVG."""
-    from matplotlib.patches import Circle
-
-    dpi = 100
-    figure, axes = _figure(size / dpi, size / dpi, dpi)
-    figure.subplots_adjust(0, 0, 1, 1)
-    axes.set_xlim(0, 28)
-    axes.set_ylim(0, 28)
-    axes.set_axis_off()
-    axes.add_patch(Circle((14, 14), 12, facecolor=drawn.fill, edgecolor="#0b0c0c", linewidth=0.6))
+    """The same icon as a PNG, for email clients that show no SVG (drawn with Pillow)."""
+    k = SUPERSAMPLE * size / 28  # the icon is drawn on a 28 x 28 grid, as the SVG
+    image, draw = canvas(size, size)
+    draw.ellipse([2 * k, 2 * k, 26 * k, 26 * k], fill=drawn.fill, outline="#0b0c0c",
+                 width=max(round(0.6 * k * 100 / 72), 1))  # fmt: skip
     if drawn.letter:
-        axes.text(14, 13.5, drawn.letter, ha="center", va="center", color=drawn.ink,
-                  fontsize=size * 0.3, fontweight="bold", family="DejaVu Sans")  # fmt: skip
+        font = _bold_font(round(size * 0.3 * 100 / 72 * SUPERSAMPLE))
+        draw.text((14 * k, 14.5 * k), drawn.letter, fill=drawn.ink, font=font, anchor="mm")
     else:
-        axes.plot([6, 10, 14, 18, 22], [14, 17, 14, 11, 14], color=drawn.ink, linewidth=1.2)
-    return _png(figure, dpi)
+        wave = [(x * k, y * k) for x, y in ((6, 14), (10, 11), (14, 14), (18, 17), (22, 14))]
+        draw.line(wave, fill=drawn.ink, width=round(1.2 * k * 100 / 72), joint="curve")
+    return png_of(image)
+
+
+@cache
+def _bold_font(pixels: int):
+    """DejaVu Sans Bold, the font matplotlib drew the letters in: it ships in matplotlib's
+    package data, found without importing matplotlib (which would cost half a second)."""
+    from PIL import ImageFont
+
+    spec = importlib.util.find_spec("matplotlib")
+    folders = spec.submodule_search_locations if spec else None
+    font = Path(folders[0] if folders else "") / "mpl-data/fonts/ttf/DejaVuSans-Bold.ttf"
+    if not folders or not font.exists():
+        return ImageFont.load_default(pixels)
+    return ImageFont.truetype(str(font), pixels)
 
 
 def matrix(measures: Iterable[MeasureView]) -> dict[tuple[str, str], list[str]]:
