@@ -211,7 +211,7 @@ class Bot:
         """The digest email with its charts inline and the full pack attached."""
         digest = self.service.digest(cycle, now)
         return digest_message(digest, self.settings.mail_from, recipients, now,
-                              self.settings.mail_domain, pack=render_pack(digest, self.templates),
+                              self.settings.mail_domain, pack=self.reach.pack(digest),
                               env=self.templates)  # fmt: skip
 
     def pending_mail(self):

@@ -30,6 +30,7 @@ from bot.timetable import Action
 from bot.workflow import DEPUTY_PROMPT, QUERY_PROMPT, DecisionResult
 
 if TYPE_CHECKING:
+    from bot.digest_model import Digest
     from bot.events import StatusReport
     from bot.service import Service
 
@@ -76,6 +77,7 @@ class Reach:
             service.store, EmailAlerts(self), ledger=f"{EMAIL}-", follow_up_changes=True
         )
         self.alerts_checked: tuple | None = None  # what the last complete alert check saw
+        self.rendered: tuple[Digest, str] | None = None  # the last digest's pack (`pack`)
 
     def add_chat(self, chat: ChatTransport) -> None:
         """Register a chat transport (replacing one of the same name); earlier ones win when a
@@ -377,8 +379,6 @@ class Reach:
     ) -> list[str]:
         """Post the digest to every chat's leaders (or `only` one chat's); with `once`, only
         where the ledger shows it has not gone for this cycle. Returns the references posted."""
-        from bot.render.pack import render_pack  # the pack renderer is heavy: load on use
-
         posted = []
         digest = pack = url = None
         for chat in [only] if only is not None else self.chats:
@@ -387,13 +387,24 @@ class Reach:
                 continue
             if digest is None:
                 digest = self.service.digest(cycle, now)
-                pack = render_pack(digest, self.composer.templates)
+                pack = self.pack(digest)
                 url = self.packs.publish(digest.cycle, pack) if self.packs else None
             ref = chat.post_digest(digest, pack or "", url)
             if ref:
                 self.service.store.ledger_add(kind, key, now, ref, key)
                 posted.append(ref)
         return posted
+
+    def pack(self, digest: Digest) -> str:
+        """The pack of `digest`, rendered once for every output that carries it: on digest day
+        the leaders' email and each chat's post get the same model (`Service.digest`), and
+        rendering its pack is a second of CPU at 2,000 measures."""
+        rendered = self.rendered
+        if rendered is None or rendered[0] is not digest:
+            from bot.render.pack import render_pack  # the pack renderer is heavy: load on use
+
+            rendered = self.rendered = (digest, render_pack(digest, self.composer.templates))
+        return rendered[1]
 
     def update_leaders(
         self, cycle: Period, now: datetime, report: StatusReport | None = None

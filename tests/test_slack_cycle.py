@@ -106,3 +106,27 @@ def test_with_a_public_url_the_slack_digest_links_to_the_pack_pmbot_serves(
     finally:
         server.stop()
         bot.close()
+
+
+def test_on_digest_day_the_email_and_the_slack_post_carry_one_rendering_of_the_pack(
+    slack_bot, fake, clock, monkeypatch
+):
+    from bot import app as app_module
+    from bot.measures import Person
+    from bot.render import pack as pack_module
+
+    slack_bot.chat = create_slack(slack_bot)
+    slack_bot.store.save_person(Person("lead@agency.example", "Lee Lead", ("leadership",)))
+    clock.set("2026-10-09T10:00")  # the prompts, reminders and escalations have gone
+    slack_bot.tick()
+    renders = []
+    real = pack_module.render_pack
+    for module in (pack_module, app_module):  # wherever it is called from
+        monkeypatch.setattr(module, "render_pack",
+                            lambda *a, **kw: renders.append(1) or real(*a, **kw))  # fmt: skip
+    clock.set("2026-10-12T10:00")  # September's digest day
+    slack_bot.tick()
+    [email] = [row for row in slack_bot.store.outgoing() if row["kind"] == "digest"]
+    assert fake.count("files.completeUploadExternal") == 1, "the pack went to the channel"
+    assert b"performance-pack-2026-09" in bytes(email["message"]), "and with the leaders' email"
+    assert len(renders) == 1, "rendered once for both"
