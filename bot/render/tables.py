@@ -103,44 +103,52 @@ def series_rows(digest: Digest) -> pd.DataFrame:
     >>> frame[frame.measure_id == "OD-01"][["period", "value", "status"]].tail(1).values.tolist()
     [['2026-10', 58.0, 'red']]
     """
-    # Built column by column, not as a dict per row: at 2,000 measures it is 43,000 rows.
-    columns: dict[str, list] = {name: [] for name in SERIES_COLUMNS}
-    names = ("period", "value", "mean", "lpl", "upl", "special_cause")
-    for m in digest.measures:
-        count = len(m.series)
-        if not count:
-            continue
-        blank = [None] * count
-        period, value, mean, low, high, cause = (
-            m.series[n].tolist() if n in m.series else blank for n in names
-        )
-        places = _places(m, value)
-        amber, red = parse_tolerance(m.amber_tolerance), parse_tolerance(m.red_tolerance)
-        figures = _rounded(value, places)
-        has_target = _finite(m.target)
-        period = [str(p) for p in period]
-        columns["measure_id"] += [m.id] * count
-        columns["name"] += [m.name] * count
-        columns["area"] += [m.area] * count
-        columns["unit"] += [m.unit] * count
-        columns["period"] += period
-        columns["period_start"] += [_start(p) for p in period]
-        columns["value"] += figures
-        columns["target"] += [m.target] * count
-        columns["status"] += [
-            "no_figure" if f is None
-            else rag(f, m.better, m.target, amber, red) if has_target
-            else ""
-            for f in figures
-        ]  # fmt: skip
-        columns["mean"] += _rounded(mean, places + 1)
-        columns["lower_limit"] += _rounded(low, places + 1)
-        columns["upper_limit"] += _rounded(high, places + 1)
-        columns["special_cause"] += [c if isinstance(c, str) else "" for c in cause]
+    # One frame of every chart row (pandas joins 2,000 small frames in milliseconds), then
+    # each column in one pass: picking columns out of each measure's frame cost a third of
+    # a second at 2,000 measures, and the per-measure lists as much again.
+    charted = [m for m in digest.measures if len(m.series)]
+    names = ["period", "value", "mean", "lpl", "upl", "special_cause"]
+    long = (pd.concat([m.series for m in charted], ignore_index=True) if charted
+            else pd.DataFrame()).reindex(columns=names)  # fmt: skip
+    counts = [len(m.series) for m in charted]
+    blank = [None] * len(long)  # a column no chart has, as the rows of a measure without it
+    period, value, mean, low, high, cause = (
+        long[n].tolist() if long[n].notna().any() else blank for n in names
+    )
+    places = _places_of(charted, _decimals(value), counts)
+    digits = _each(places, counts)
+    tolerances = [(parse_tolerance(m.amber_tolerance), parse_tolerance(m.red_tolerance))
+                  for m in charted]  # fmt: skip
+    figures = _rounded(value, digits)
+    judged = _each([(m.better, m.target, *t) if _finite(m.target) else None
+                    for m, t in zip(charted, tolerances, strict=True)], counts)  # fmt: skip
+    columns: dict[str, list] = {
+        "measure_id": _each([m.id for m in charted], counts),
+        "name": _each([m.name for m in charted], counts),
+        "area": _each([m.area for m in charted], counts),
+        "unit": _each([m.unit for m in charted], counts),
+        "period": (period := [str(p) for p in period]),
+        "period_start": [_start(p) for p in period],
+        "value": figures,
+        "target": _each([m.target for m in charted], counts),
+        "status": [
+            "no_figure" if f is None else rag(f, *how) if how is not None else ""
+            for f, how in zip(figures, judged, strict=True)
+        ],
+        "mean": _rounded(mean, [d + 1 for d in digits]),
+        "lower_limit": _rounded(low, [d + 1 for d in digits]),
+        "upper_limit": _rounded(high, [d + 1 for d in digits]),
+        "special_cause": [c if isinstance(c, str) else "" for c in cause],
+    }
     frame = pd.DataFrame(columns, columns=list(SERIES_COLUMNS))
     for name in ("value", "target", "mean", "lower_limit", "upper_limit"):
         frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
     return frame
+
+
+def _each(values: list, counts: list[int]) -> list:
+    """Each measure's value repeated on each of its rows."""
+    return [value for value, count in zip(values, counts, strict=True) for _ in range(count)]
 
 
 def write_tables(
@@ -281,33 +289,39 @@ def _tolerance(name: str, raw: str) -> dict[str, Any]:
     return {name: tolerance.amount, f"{name}_kind": "percent" if tolerance.percent else "absolute"}
 
 
-def _places(m: MeasureView, values: list | None = None) -> int:
-    """The measure's precision: the most decimal places its figures are given with (up to 3).
+def _places(m: MeasureView) -> int:
+    """The measure's precision: the most decimal places its figures are given with (up to 3)."""
+    values = m.series["value"].tolist() if len(m.series) and "value" in m.series else []
+    return max(_decimals([*values, m.value]), default=0)
 
-    ``values`` are its chart's figures when the caller has them already.
-    """
-    if values is None:
-        values = m.series["value"].tolist() if len(m.series) and "value" in m.series else []
-    places = 0
-    for value in [*values, m.value]:
-        if _finite(value):
-            text = f"{float(value):.{MAX_DECIMALS}f}".rstrip("0")
-            places = max(places, len(text.split(".")[1]))
-    return places
+
+def _places_of(measures: list[MeasureView], decimals: list[int], counts: list[int]) -> list[int]:
+    """``_places`` of each measure, from the decimals of all their chart rows in a row."""
+    places, start = [], 0
+    for count in counts:
+        places.append(max(decimals[start:start + count], default=0))
+        start += count
+    return [max(p, *_decimals([m.value])) for p, m in zip(places, measures, strict=True)]
+
+
+def _decimals(values: list) -> list[int]:
+    """The decimal places each value is given with, up to 3 (0 for a gap)."""
+    shown = (f"{float(v):.{MAX_DECIMALS}f}".rstrip("0") if _finite(v) else "." for v in values)
+    return [len(text) - text.index(".") - 1 for text in shown]
 
 
 def _round(value: Any, places: int) -> float | None:
     return round(float(value), min(places, MAX_DECIMALS + 1)) if _finite(value) else None
 
 
-def _rounded(values: list, places: int) -> list[float | None]:
-    """``_round`` of every value; a float is rounded in place of a call per value, which cost
-    a third of the chart-points table (43,000 rows x 4 columns at 2,000 measures)."""
-    digits = min(places, MAX_DECIMALS + 1)
+def _rounded(values: list, places: list[int]) -> list[float | None]:
+    """``_round`` of every value to its own row's places; a float is rounded in place of a
+    call per value, which cost a third of the chart-points table (43,000 rows x 4 columns)."""
     return [
-        round(v, digits) if type(v) is float and math.isfinite(v) else _round(v, places)
-        for v in values
-    ]
+        round(v, min(p, MAX_DECIMALS + 1)) if type(v) is float and math.isfinite(v)
+        else _round(v, p)
+        for v, p in zip(values, places, strict=True)
+    ]  # fmt: skip
 
 
 def _finite(value: Any) -> bool:
