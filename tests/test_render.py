@@ -8,6 +8,7 @@ import email
 import json
 import re
 import xml.etree.ElementTree as ET
+import zipfile
 from dataclasses import replace
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -26,6 +27,7 @@ from bot.render import email as render_email
 from bot.render import pack as render_pack_module
 from bot.render import slack as render_slack
 from bot.render import tables as render_tables
+from bot.render import xlsx as render_xlsx
 from bot.render.blocks import escape_mrkdwn
 from bot.render.email import digest_message, email_parts
 from bot.render.pack import render_pack, write_pack
@@ -548,8 +550,15 @@ def test_a_failed_table_write_leaves_the_previous_file_and_no_partial_one(
 
     if failing == "csv":
         monkeypatch.setattr(pd.DataFrame, "to_csv", half_then_full_disk(pd.DataFrame.to_csv))
-    else:
-        monkeypatch.setattr(openpyxl.Workbook, "save", half_then_full_disk(openpyxl.Workbook.save))
+    else:  # the disk fills once the workbook's first parts are in its zip
+        real = zipfile.ZipFile.writestr
+
+        def writestr(self, name, *args, **kwargs):
+            if str(name).startswith("xl/worksheets/"):
+                raise OSError(28, "No space left on device")
+            return real(self, name, *args, **kwargs)
+
+        monkeypatch.setattr(zipfile.ZipFile, "writestr", writestr)
     with pytest.raises(OSError, match="No space left"):
         write_tables(digest, tmp_path)
     assert {path.name: path.read_bytes() for path in written} == before
@@ -565,7 +574,8 @@ def test_tables_for_2000_measures(big, tmp_path):
 
 @pytest.mark.parametrize(
     "module",
-    [bot.render, render_blocks, render_slack, render_email, render_pack_module, render_tables],
+    [bot.render, render_blocks, render_slack, render_email, render_pack_module, render_tables,
+     render_xlsx],
 )
 def test_docstring_examples(module, monkeypatch):
     # The examples import tests.digest_fixtures, which needs the project root on the path.

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -42,6 +41,7 @@ from bot.digest_model import Digest, MeasureView
 from bot.files import replacing, write_atomically
 from bot.periods import parse_period
 from bot.render import environment
+from bot.render.xlsx import Sheet, write_workbook
 from bot.tolerance import parse_tolerance, rag
 
 # Column order of both files; the CLI's `status --json` uses the same names where they overlap.
@@ -181,7 +181,7 @@ def write_tables(
         columns=["sheet", "column", "title", "type", "description"],
     )  # fmt: skip
     # The series stays out of the workbook: at 8,000 measures it is 192,000 rows, which Excel
-    # users do not need and which would take openpyxl a minute; Power BI reads the CSV.
+    # users do not need; Power BI reads the CSV.
     _write_xlsx({"measures": measures, "areas": _area_rows(digest), "dictionary": dictionary},
                 xlsx)  # fmt: skip
     return [measures_csv, xlsx, series_csv, *metadata]
@@ -374,59 +374,20 @@ WIDE_COLUMNS = {"commentary", "reason", "projection_method", "name", "descriptio
 
 
 def _write_xlsx(sheets: dict[str, pd.DataFrame], path: Path) -> None:
-    # Write-only mode streams rows to the file: several times faster than building every cell
-    # in memory, which matters for the series sheet (measures x 24 periods).
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
-
-    book = Workbook(write_only=True)
-    bold = Font(bold=True)
+    """One sheet per frame, each an Excel table ``pmbot_<title>`` under its bold header."""
+    written = []
     for title, frame in sheets.items():
-        sheet = book.create_sheet(title)
-        sheet.freeze_panes = "A2"
-        for number, name in enumerate(frame.columns, start=1):
-            width = 40 if name in WIDE_COLUMNS else 14
-            sheet.column_dimensions[get_column_letter(number)].width = width
         formats = _formats(frame)
         percent = (frame["unit"] == "%").tolist() if "unit" in frame else [False] * len(frame)
-
-        def cell(value: Any, number_format: str | None, sheet=sheet) -> Any:
-            value = _cell(value)
-            # A plain value is written through one reused cell: a cell object per value
-            # doubled the cost of the workbook.
-            if not number_format and not (isinstance(value, str) and value.startswith("=")):
-                return value
-            written = WriteOnlyCell(sheet, value=value)
-            # Text starting with "=" would otherwise be stored as a formula and run in Excel.
-            if written.data_type == "f":
-                written.data_type = "s"
-            if number_format:
-                written.number_format = number_format
-            return written
-
-        header = []
-        for name in frame.columns:
-            header.append(WriteOnlyCell(sheet, value=name))
-            header[-1].font = bold
-        sheet.append(header)
-        for row, record in enumerate(frame.itertuples(index=False)):
-            shown = formats[percent[row]]
-            sheet.append([cell(v, shown[column]) for column, v in enumerate(record)])
-        if len(frame):
-            ref = f"A1:{get_column_letter(len(frame.columns))}{len(frame) + 1}"
-            table = Table(displayName=f"pmbot_{title}", ref=ref)
-            # Write-only sheets cannot read the header back: name the columns here.
-            table.tableColumns = [TableColumn(id=i, name=str(name))
-                                  for i, name in enumerate(frame.columns, start=1)]  # fmt: skip
-            table.tableStyleInfo = TableStyleInfo(name="TableStyleLight9", showRowStripes=True)
-            with warnings.catch_warnings():  # it warns in write-only mode whatever is done
-                warnings.simplefilter("ignore", UserWarning)
-                sheet.add_table(table)
-    with replacing(path) as temporary:
-        book.save(temporary)
+        # Column by column: a value at a time through _cell cost as much as writing the sheet.
+        columns = [_cells(frame[name]) for name in frame.columns]
+        written.append(Sheet(
+            title, [str(name) for name in frame.columns],
+            [40 if name in WIDE_COLUMNS else 14 for name in frame.columns],
+            list(zip(*columns, strict=True)), [formats[is_percent] for is_percent in percent],
+            table=f"pmbot_{title}",
+        ))  # fmt: skip
+    write_workbook(path, written)
 
 
 def _formats(frame: pd.DataFrame) -> dict[bool, list[str | None]]:
@@ -440,6 +401,11 @@ def _formats(frame: pd.DataFrame) -> dict[bool, list[str | None]]:
         formats[False].append(shown)
         formats[True].append(PERCENT if name in FIGURES else POINTS if name in CHANGES else shown)
     return formats
+
+
+def _cells(column: pd.Series) -> list[Any]:
+    """``_cell`` of each value of a column."""
+    return [_cell(value) for value in column.tolist()]
 
 
 def _cell(value: Any) -> Any:
