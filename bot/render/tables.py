@@ -192,9 +192,10 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
     safe = frame.copy()
     for name in text:
         column = safe[name]
-        if isinstance(column.dtype, pd.StringDtype):  # vectorised: a value at a time was slow
-            safe[name] = column.mask(column.str.startswith(FORMULA_STARTS, na=False), "'" + column)
-        else:
+        # Only the distinct texts are looked at (a column of 43,000 chart rows holds a few
+        # thousand), and a column is touched only when one of them would run as a formula.
+        risky = [v for v in column.unique() if isinstance(v, str) and v.startswith(FORMULA_STARTS)]
+        if risky:
             safe[name] = column.map(_inert)
     # utf-8-sig: Excel reads the £ and accents right only with the byte-order mark. Written
     # under a temporary name: a full disk leaves the previous file, never half a table.
