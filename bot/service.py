@@ -392,7 +392,7 @@ class Service(Workflow, Outreach):
             return cached[1]
         measures, _, people = self.registered()
         report = report or self.status(cycle, now)
-        history = self.store.history_frame()
+        history = self.store.current_figures()
         digest = build_digest(
             cycle=cycle,
             measures=measures,
