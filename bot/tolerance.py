@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from numbers import Real
 
 BETTER = ("up", "down", "neutral")
@@ -94,6 +95,11 @@ def parse_tolerance(raw: str | float | int | None) -> Tolerance | None:
         return _tolerance(float(raw), percent=False, raw=raw)
     if not isinstance(raw, str):
         raise InvalidTolerance(f"tolerance {raw!r} is not a number; {_ACCEPTED}")
+    return _parse_text(raw)
+
+
+@lru_cache(maxsize=256)  # a register has a handful of tolerances, read for every figure
+def _parse_text(raw: str) -> Tolerance | None:
     text = raw.strip()
     if not text:
         return None

@@ -164,9 +164,12 @@ def project(
     high = np.array([UNIT_RANGE.get(unit, (-math.inf, math.inf))[1] for unit in units])
     projected = np.clip(projected, low[:, None], high[:, None])
 
+    futures: dict[str, tuple[str, ...]] = {}  # the same few current periods, named once
     for measure_id, period, values, n in zip(ids, current, projected, count, strict=True):
         measure = measures[measure_id]
-        future = tuple(str(_parse(period).shift(k)) for k in ahead)
+        if period not in futures:
+            futures[period] = tuple(str(_parse(period).shift(k)) for k in ahead)
+        future = futures[period]
         values = tuple(_round(float(v)) + 0.0 for v in values)  # + 0.0 turns -0.0 into 0.0
         result[measure_id] = Projection(
             periods=future,
