@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 import pandas as pd
 
 from bot.digest_model import Digest, MeasureView
@@ -197,11 +198,24 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
         risky = [v for v in column.unique() if isinstance(v, str) and v.startswith(FORMULA_STARTS)]
         if risky:
             safe[name] = column.map(_inert)
+    for name in safe.select_dtypes("float").columns:
+        safe[name] = _float_text(safe[name].to_numpy())
     # utf-8-sig: Excel reads the £ and accents right only with the byte-order mark. Written
     # under a temporary name: a full disk leaves the previous file, never half a table.
     with replacing(path) as temporary:
         safe.to_csv(temporary, index=False, encoding="utf-8-sig", lineterminator="\r\n",
                     date_format="%Y-%m-%d")  # fmt: skip
+
+
+def _float_text(values: np.ndarray) -> np.ndarray:
+    """Floats as to_csv writes them (numpy's text of each, a gap empty), each distinct value
+    formatted once: targets, means and limits repeat down a measure's chart rows, and their
+    formatting was most of the series CSV's cost. Distinct by bits, so -0.0 stays -0.0."""
+    codes, bits = pd.factorize(values.view(np.int64))
+    distinct = bits.view(np.float64)
+    text = distinct.astype(str).astype(object)
+    text[np.isnan(distinct)] = ""
+    return text[codes]
 
 
 def _csvw(url: str, title: str, frame: pd.DataFrame, words: dict) -> dict[str, Any]:
