@@ -424,7 +424,7 @@ def _cells(column: pd.Series) -> list[Any]:
 
 
 def _cell(value: Any) -> Any:
-    """A value openpyxl writes as it should appear: NaN, NaT and "" become an empty cell."""
+    """A value as its cell should hold it: NaN, NaT and "" become an empty cell."""
     if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, str) and value == "":
