@@ -454,6 +454,17 @@ def test_csv_and_xlsx_do_not_run_commentary_as_a_formula(digest, tmp_path):
     assert cell.value == hostile and cell.data_type == "s"
 
 
+def test_xlsx_keeps_commentary_exactly_as_written(digest, tmp_path):
+    said = '  Backlog <cleared> & "on track"\r\nsee note  '
+    measures = [replace(m, commentary=said) if m.id == "OD-01" else m for m in digest.measures]
+    _, xlsx_path, *_ = write_tables(digest_of(measures), tmp_path)
+    sheet = openpyxl.load_workbook(xlsx_path)["measures"]
+    header = [c.value for c in sheet[1]]
+    ids = header.index("measure_id")
+    row = next(r for r in sheet.iter_rows(min_row=2) if r[ids].value == "OD-01")
+    assert row[header.index("commentary")].value == said
+
+
 def test_xlsx_has_numbers_as_numbers_empty_gaps_and_a_named_table(digest, tmp_path):
     _, xlsx_path, *_ = write_tables(digest, tmp_path)
     book = openpyxl.load_workbook(xlsx_path)

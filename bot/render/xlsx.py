@@ -15,6 +15,7 @@ openpyxl or pandas gives the same values, types and formats.
 
 from __future__ import annotations
 
+import math
 import re
 import zipfile
 from collections.abc import Sequence
@@ -196,7 +197,8 @@ def _cell(ref: str, value: Any, style: int) -> str:
     if kind is bool:
         return f'<c r="{ref}"{shown} t="b"><v>{int(value)}</v></c>'
     if kind is int or kind is float:
-        return f'<c r="{ref}"{shown} t="n"><v>{value:.16g}</v></c>'
+        number = f"{value:.16g}" if math.isfinite(value) else ""  # Excel has no infinity
+        return f'<c r="{ref}"{shown} t="n"><v>{number}</v></c>'
     if isinstance(value, date):
         return f'<c r="{ref}"{shown} t="n"><v>{_serial(value):.16g}</v></c>'
     return _cell(ref, str(value), style)
