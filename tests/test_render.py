@@ -18,6 +18,7 @@ import openpyxl
 import pandas as pd
 import pytest
 from digest_fixtures import EVIL, digest_of, large_digest, small_digest
+from openpyxl.utils.escape import unescape
 
 import bot.render
 from bot.app import create_app
@@ -27,7 +28,6 @@ from bot.render import email as render_email
 from bot.render import pack as render_pack_module
 from bot.render import slack as render_slack
 from bot.render import tables as render_tables
-from bot.render import xlsx as render_xlsx
 from bot.render.blocks import escape_mrkdwn
 from bot.render.email import digest_message, email_parts
 from bot.render.pack import render_pack, write_pack
@@ -462,7 +462,9 @@ def test_xlsx_keeps_commentary_exactly_as_written(digest, tmp_path):
     header = [c.value for c in sheet[1]]
     ids = header.index("measure_id")
     row = next(r for r in sheet.iter_rows(min_row=2) if r[ids].value == "OD-01")
-    assert row[header.index("commentary")].value == said
+    # A carriage return is stored as _x000D_, as Excel stores it and reads it back; openpyxl's
+    # reader leaves such escapes to its caller.
+    assert unescape(row[header.index("commentary")].value) == said
 
 
 def test_xlsx_has_numbers_as_numbers_empty_gaps_and_a_named_table(digest, tmp_path):
@@ -565,7 +567,7 @@ def test_a_failed_table_write_leaves_the_previous_file_and_no_partial_one(
         real = zipfile.ZipFile.writestr
 
         def writestr(self, name, *args, **kwargs):
-            if str(name).startswith("xl/worksheets/"):
+            if getattr(name, "filename", name).startswith("xl/worksheets/"):  # a name or ZipInfo
                 raise OSError(28, "No space left on device")
             return real(self, name, *args, **kwargs)
 
@@ -585,8 +587,7 @@ def test_tables_for_2000_measures(big, tmp_path):
 
 @pytest.mark.parametrize(
     "module",
-    [bot.render, render_blocks, render_slack, render_email, render_pack_module, render_tables,
-     render_xlsx],
+    [bot.render, render_blocks, render_slack, render_email, render_pack_module, render_tables],
 )
 def test_docstring_examples(module, monkeypatch):
     # The examples import tests.digest_fixtures, which needs the project root on the path.
