@@ -25,6 +25,7 @@ from bot.app import create_app
 from bot.periods import parse_period
 from bot.render import blocks as render_blocks
 from bot.render import email as render_email
+from bot.render import icons as render_icons
 from bot.render import pack as render_pack_module
 from bot.render import slack as render_slack
 from bot.render import tables as render_tables
@@ -495,7 +496,8 @@ def test_data_files_have_a_dictionary_csvw_metadata_and_a_long_series(digest, tm
     book = openpyxl.load_workbook(xlsx_path)
     dictionary = pd.read_excel(xlsx_path, sheet_name="dictionary")
     assert set(dictionary[dictionary.sheet == "measures"]["column"]) == set(
-        pd.read_csv(measures_csv, nrows=0).columns)
+        pd.read_csv(measures_csv, nrows=0).columns
+    )
     rows = pd.read_csv(measures_csv).set_index("measure_id")
     assert rows.loc["OD-01", "red_tolerance"] == 10.0
     assert rows.loc["OD-01", "red_tolerance_kind"] in ("absolute", "percent")
@@ -587,7 +589,15 @@ def test_tables_for_2000_measures(big, tmp_path):
 
 @pytest.mark.parametrize(
     "module",
-    [bot.render, render_blocks, render_slack, render_email, render_pack_module, render_tables],
+    [
+        bot.render,
+        render_blocks,
+        render_slack,
+        render_email,
+        render_pack_module,
+        render_tables,
+        render_icons,
+    ],
 )
 def test_docstring_examples(module, monkeypatch):
     # The examples import tests.digest_fixtures, which needs the project root on the path.

@@ -7,7 +7,7 @@ assurance pass, fail and hit and miss. Renderers always put the icon's text labe
 (the labels are the templates' VARIATION and ASSURANCE words); the SVG carries it as its title.
 
     >>> icon("variation", "concern_high")
-    Icon(kind='variation', code='concern_high', letter='H', fill='#fab428', ink='#0b0c0c')
+    Icon(kind='variation', code='concern_high', letter='H', fill='#c26e00', ink='#0b0c0c')
     >>> "<title>special cause" in icon_svg(icon("variation", "improvement_low"), "special cause")
     True
 """
