@@ -199,7 +199,8 @@ class Bot:
             scorecard = for_area(digest, area.name)
             message = digest_message(
                 scorecard, self.settings.mail_from, [area.lead_email], now,
-                self.settings.mail_domain, pack=render_pack(scorecard),
+                self.settings.mail_domain, pack=render_pack(scorecard, self.templates),
+                env=self.templates,
             )  # fmt: skip
             key = f"{area.name}:{cycle}"
             queued += self.service.record_action(

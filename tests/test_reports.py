@@ -17,8 +17,10 @@ NOW = "2026-11-20T10:00"
 @pytest.fixture(scope="module")
 def sample_db(tmp_path_factory):
     db = str(tmp_path_factory.mktemp("sample") / "pmbot.db")
-    for args in (["measures", "import", str(PROJECT_ROOT / "data" / "measures.yaml")],
-                 ["history", "import", str(PROJECT_ROOT / "data" / "history.csv")]):
+    for args in (
+        ["measures", "import", str(PROJECT_ROOT / "data" / "measures.yaml")],
+        ["history", "import", str(PROJECT_ROOT / "data" / "history.csv")],
+    ):
         assert main(["--db", db, "--now", NOW, *args]) == 0
     return db
 
@@ -119,6 +121,40 @@ def outbox(bot) -> list:
     return [message_from_bytes(p.read_bytes()) for p in sorted(folder.iterdir())]
 
 
+def scorecards_on_digest_day(bot, clock, tmp_path) -> dict:
+    """The digest day's digest and scorecard emails, by recipient."""
+    from bot.periods import parse_period
+
+    register = tmp_path / "register.yaml"
+    register.write_text(SCORECARD_REGISTER)
+    bot.service.import_register(register, clock())
+    digest_day = bot.service.calendar.cycle_dates(parse_period("2026-10")).digest
+    clock.now = clock.now.replace(year=digest_day.year, month=digest_day.month,
+                                  day=digest_day.day, hour=10)  # fmt: skip
+    bot.tick()
+    return {m["To"]: m for m in outbox(bot) if m["X-PMBot"] in ("digest", "scorecard")}
+
+
+def test_an_area_leads_scorecard_is_worded_by_the_configured_templates(settings, clock, tmp_path):
+    from dataclasses import replace
+
+    from bot.app import create_app
+    from tests.conftest import templates_with
+
+    custom = templates_with(
+        tmp_path, {"digest/pack.html": ("<html", "<!-- Leaders' brief --><html")}
+    )
+    configured = replace(settings, area_scorecards=True, templates_dir=custom)
+    bot = create_app(configured, clock=clock)
+    try:
+        scorecard = scorecards_on_digest_day(bot, clock, tmp_path)["risk.lead@agency.example"]
+        packs = [part.get_payload(decode=True).decode() for part in scorecard.walk()
+                 if part.get_filename() and part.get_filename().endswith(".html")]  # fmt: skip
+        assert packs and all("<!-- Leaders' brief -->" in pack for pack in packs)
+    finally:
+        bot.close()
+
+
 @pytest.mark.parametrize("turned_on", [True, False])
 def test_on_digest_day_each_area_lead_gets_their_own_scorecard_when_turned_on(
     settings, clock, tmp_path, turned_on
@@ -133,20 +169,27 @@ def test_on_digest_day_each_area_lead_gets_their_own_scorecard_when_turned_on(
     register.write_text(SCORECARD_REGISTER)
     bot.service.import_register(register, clock())
     digest_day = bot.service.calendar.cycle_dates(parse_period("2026-10")).digest
-    clock.now = clock.now.replace(year=digest_day.year, month=digest_day.month,
-                                  day=digest_day.day, hour=10)
+    clock.now = clock.now.replace(
+        year=digest_day.year, month=digest_day.month, day=digest_day.day, hour=10
+    )
     bot.tick()
     bot.tick()  # once per area and cycle, however often the clock ticks
     sent = {m["To"]: m for m in outbox(bot) if m["X-PMBot"] in ("digest", "scorecard")}
     if not turned_on:
         assert set(sent) == {"boss@agency.example"}
         return
-    assert set(sent) == {"boss@agency.example", "ops.lead@agency.example",
-                         "risk.lead@agency.example"}
+    assert set(sent) == {
+        "boss@agency.example",
+        "ops.lead@agency.example",
+        "risk.lead@agency.example",
+    }
     assert len(outbox(bot)) == len({m["Message-ID"] for m in outbox(bot)})
     scorecard = sent["ops.lead@agency.example"]
-    text = "".join(part.get_payload(decode=True).decode() for part in scorecard.walk()
-                   if part.get_content_type() == "text/plain")
+    text = "".join(
+        part.get_payload(decode=True).decode()
+        for part in scorecard.walk()
+        if part.get_content_type() == "text/plain"
+    )
     assert "OD-01" in text and "RSK-01" not in text
     assert scorecard["Subject"].startswith("Operational delivery scorecard")
     bot.close()
