@@ -1,7 +1,9 @@
 """SPC charts and sparklines: inline SVG for the HTML pack, small PNGs for email.
 
-The SVG is written by hand as a string (lines, polylines and circles), not with matplotlib, so
-that a pack of thousands of measures renders in well under a second of chart time. The PNGs use
+The SVG is written by hand as a string, not with matplotlib, so that a pack of thousands of
+measures renders in well under a second of chart time. It is drawn lean: one ``<path>`` per kind
+of line and one per kind of point, so a chart is about twenty elements however long its history
+(a browser opening a pack builds every element before it shows the page). The PNGs use
 matplotlib's Agg canvas on a plain ``Figure`` (no pyplot, so no global figure registry to leak
 into and nothing to close), imported only when a PNG is asked for.
 
@@ -15,8 +17,8 @@ drawn as zero.
 >>> series = pd.DataFrame({"period": ["2026-08", "2026-09", "2026-10"],
 ...                        "value": [50.0, float("nan"), 58.0]})
 >>> svg = spc_svg(series, target=50, label="OD-01")
->>> svg.startswith("<svg") and svg.count('class="pt"') == 2
-True
+>>> svg.startswith("<svg"), svg.count('<path class="pt common" d="M'), svg.count("h0")
+(True, 1, 2)
 """
 
 from __future__ import annotations
@@ -136,7 +138,7 @@ def spc_svg(
     ``series`` may be already read into a ``ChartData`` (the pack reads it once for two uses).
 
     >>> series = pd.DataFrame({"period": ["a", "b"], "value": [1.0, 2.0], "mean": [1.5, 1.5]})
-    >>> "<polyline" in spc_svg(series, label="A & B")
+    >>> "<title>A &amp; B</title>" in spc_svg(series, label="A & B")
     True
     """
     data = series if isinstance(series, ChartData) else ChartData.from_series(series)
@@ -154,10 +156,12 @@ def spc_svg(
         )
 
     scale = _Scale(data, target, ahead, width, height)
-    parts = [head, title]
-    parts += _horizontal_runs(scale, data.upl, f'stroke="{LINES}" stroke-dasharray="4 3"')
-    parts += _horizontal_runs(scale, data.lpl, f'stroke="{LINES}" stroke-dasharray="4 3"')
-    parts += _horizontal_runs(scale, data.mean, f'stroke="{TEXT}"')
+    # Few elements, whatever the number of points: each kind of line is one <path> (a gap or a
+    # rebase starts a new subpath), and the points of each kind are one <path> too. A pack has
+    # thousands of charts, and a browser builds every element before the page opens.
+    limits = _horizontal_runs(scale, data.upl) + _horizontal_runs(scale, data.lpl)
+    parts = [head, title, _path(limits, f'stroke="{LINES}" stroke-dasharray="4 3"')]
+    parts.append(_path(_horizontal_runs(scale, data.mean), f'stroke="{TEXT}"'))
     # Labelled at the left: the right end is where the latest points and projection are.
     mean = next((v for v in reversed(data.mean) if _finite(v)), None)
     if mean is not None:
@@ -165,16 +169,14 @@ def spc_svg(
     if _finite(target):
         y = scale.y(target)
         parts.append(
-            f'<line x1="{LEFT}" y1="{y:.1f}" x2="{width - RIGHT}" y2="{y:.1f}" '
-            f'stroke="{TARGET}" stroke-dasharray="6 3"/>'
+            _path(f"M{LEFT} {y:.1f}H{width - RIGHT}", f'stroke="{TARGET}" stroke-dasharray="6 3"')
             # Mid-way along, so that it does not sit on the mean's label at the left.
             + _line_label(y, "target", TARGET, x=LEFT + (width - LEFT - RIGHT) * 0.45)
         )
-    parts += _value_line(scale, data.values)
+    figures = _value_line(scale, data.values)
+    parts.append(_path(figures, f'stroke="{COMMON_CAUSE}" stroke-width="1.5"'))
     parts += _projection(scale, data.values, ahead)
-    for i, (value, cause) in enumerate(zip(data.values, data.causes, strict=True)):
-        if _finite(value):
-            parts.append(_point(scale.x(i), scale.y(value), cause))
+    parts += _points(scale, data.values, data.causes)
     parts += _axes(scale, data.periods + ahead_periods)
     if unit:
         # The value axis's unit, in the corner below it, clear of the value labels.
@@ -209,24 +211,48 @@ def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
+def _path(d: str, style: str, kind: str = "") -> str:
+    """One <path> (nothing if there is nothing to draw); ``kind`` becomes its class."""
+    if not d:
+        return ""
+    named = f' class="{kind}"' if kind else ""
+    fill = "" if 'fill="#' in style else ' fill="none"'
+    return f'<path{named} d="{d}"{fill} {style}/>'
+
+
 def _line_label(y: float, text: str, colour: str, below: bool = False, x: float = LEFT) -> str:
     y = y + 13 if below else y - 4
     return f'<text x="{x + 4:.0f}" y="{y:.1f}" fill="{colour}">{escape(text)}</text>'
 
 
-def _point(x: float, y: float, cause: str | None) -> str:
-    """A point: a circle for common cause, a shape of its own for each special cause."""
-    colour = point_colour(cause)
-    if cause == "concern":
-        corner = f'x="{x - 4:.1f}" y="{y - 4:.1f}"'
-        return f'<rect class="pt" {corner} width="8" height="8" fill="{colour}"/>'
-    if cause == "improvement":
-        shape = f"{x:.1f},{y - 5:.1f} {x + 5:.1f},{y + 4:.1f} {x - 5:.1f},{y + 4:.1f}"
-        return f'<polygon class="pt" points="{shape}" fill="{colour}"/>'
-    if cause == "neutral":
-        shape = f"{x:.1f},{y - 5:.1f} {x + 5:.1f},{y:.1f} {x:.1f},{y + 5:.1f} {x - 5:.1f},{y:.1f}"
-        return f'<polygon class="pt" points="{shape}" fill="{colour}"/>'
-    return f'<circle class="pt" cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>'
+# Each kind of point has its own shape as well as its colour: path data for a point at (x, y).
+# A common-cause point is a dot: a zero-length subpath drawn with a round cap (styled below).
+_SHAPES = {
+    None: "M{x:.1f} {y:.1f}h0",
+    "concern": "M{l:.1f} {t:.1f}h8v8h-8z",  # a square
+    "improvement": "M{x:.1f} {t:.1f}l5 9h-10z",  # a triangle
+    "neutral": "M{x:.1f} {t:.1f}l5 5-5 5-5-5z",  # a diamond
+}
+_DOT = f'stroke="{COMMON_CAUSE}" stroke-width="6" stroke-linecap="round"'
+
+
+def _shape(kind: str | None, x: float, y: float) -> str:
+    top = y - (4 if kind == "concern" else 5)
+    return _SHAPES[kind].format(x=x, y=y, l=x - 4, t=top)
+
+
+def _points(scale: _Scale, values: list[float], causes: list[str | None]) -> list[str]:
+    """The points, one <path> per kind (class "pt <kind>"), each point a subpath of it."""
+    drawn: dict[str | None, list[str]] = {}
+    for i, (value, cause) in enumerate(zip(values, causes, strict=True)):
+        if _finite(value):
+            kind = cause if cause in _SHAPES else None
+            drawn.setdefault(kind, []).append(_shape(kind, scale.x(i), scale.y(value)))
+    return [
+        _path("".join(shapes), _DOT if kind is None else f'fill="{point_colour(kind)}"',
+              f"pt {kind or 'common'}")  # fmt: skip
+        for kind, shapes in drawn.items()
+    ]
 
 
 def _runs(values: list[float]) -> list[tuple[int, int]]:
@@ -244,60 +270,49 @@ def _runs(values: list[float]) -> list[tuple[int, int]]:
     return runs
 
 
-def _horizontal_runs(scale: _Scale, values: list[float], style: str) -> list[str]:
+def _horizontal_runs(scale: _Scale, values: list[float]) -> str:
+    """Path data for a horizontal line per run of equal values."""
     half = scale.x_step / 2
     lines = []
     for first, last in _runs(values):
         y = scale.y(values[first])
         pad = half if first == last else 0  # a lone point still gets a visible tick
-        x1, x2 = scale.x(first) - pad, scale.x(last) + pad
-        lines.append(f'<line x1="{x1:.1f}" y1="{y:.1f}" x2="{x2:.1f}" y2="{y:.1f}" {style}/>')
-    return lines
+        lines.append(f"M{scale.x(first) - pad:.1f} {y:.1f}H{scale.x(last) + pad:.1f}")
+    return "".join(lines)
 
 
-def _value_line(scale: _Scale, values: list[float]) -> list[str]:
-    """One polyline per stretch of consecutive figures: a gap breaks the line."""
-    lines, points = [], []
+def _value_line(scale: _Scale, values: list[float]) -> str:
+    """Path data for the figures, one subpath per stretch of consecutive figures: a gap
+    breaks the line."""
+    stretches, points = [], []
     for i, value in enumerate([*values, math.nan]):
         if _finite(value):
-            points.append(f"{scale.x(i):.1f},{scale.y(value):.1f}")
+            points.append(f"{scale.x(i):.1f} {scale.y(value):.1f}")
             continue
         if len(points) > 1:
-            lines.append(
-                f'<polyline points="{" ".join(points)}" fill="none" stroke="{COMMON_CAUSE}" '
-                'stroke-width="1.5"/>'
-            )
+            stretches.append("M" + "L".join(points))
         points = []
-    return lines
+    return "".join(stretches)
 
 
 def _projection(scale: _Scale, values: list[float], ahead: list[float]) -> list[str]:
+    """The projection: a dashed line from the last figure, its points hollow circles."""
     if not ahead:
         return []
     last = len(values) - 1
-    start = [f"{scale.x(last):.1f},{scale.y(values[last]):.1f}"] if _finite(values[last]) else []
-    points = start + [
-        f"{scale.x(last + 1 + i):.1f},{scale.y(v):.1f}" for i, v in enumerate(ahead) if _finite(v)
+    start = [f"{scale.x(last):.1f} {scale.y(values[last]):.1f}"] if _finite(values[last]) else []
+    at = [(scale.x(last + 1 + i), scale.y(v)) for i, v in enumerate(ahead) if _finite(v)]
+    line = "M" + "L".join(start + [f"{x:.1f} {y:.1f}" for x, y in at])
+    circles = "".join(f"M{x - 3:.1f} {y:.1f}a3 3 0 1 0 6 0a3 3 0 1 0-6 0" for x, y in at)
+    return [
+        _path(line, f'stroke="{LINES}" stroke-dasharray="3 3"', "projection"),
+        _path(circles, f'fill="#fff" stroke="{LINES}"', "ahead"),
     ]
-    parts = [
-        f'<polyline points="{" ".join(points)}" fill="none" stroke="{LINES}" '
-        'stroke-dasharray="3 3"/>'
-    ]
-    parts += [
-        f'<circle cx="{scale.x(last + 1 + i):.1f}" cy="{scale.y(v):.1f}" r="3" fill="#fff" '
-        f'stroke="{LINES}"/>'
-        for i, v in enumerate(ahead)
-        if _finite(v)
-    ]
-    return parts
 
 
 def _axes(scale: _Scale, periods: list[str]) -> list[str]:
     bottom = scale.height - BOTTOM
-    parts = [
-        f'<line x1="{LEFT}" y1="{bottom}" x2="{scale.width - RIGHT}" y2="{bottom}" '
-        f'stroke="{LINES}"/>'
-    ]
+    parts = [_path(f"M{LEFT} {bottom}H{scale.width - RIGHT}", f'stroke="{LINES}"')]
     for value in (scale.low, (scale.low + scale.high) / 2, scale.high):
         parts.append(
             f'<text x="2" y="{scale.y(value) + 4:.1f}" '

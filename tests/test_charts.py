@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import math
+import re
 import struct
 import xml.etree.ElementTree as ET
 
@@ -55,29 +56,50 @@ def test_svg_escapes_text_so_a_hostile_label_cannot_break_out():
     assert root.find(f"{SVG}title").text == '</title><script>alert(1)</script> & "x"'
 
 
+def subpaths(path: ET.Element) -> list[str]:
+    """Each piece of a <path>: a stretch of line, or one point's shape."""
+    return re.findall(r"M[^M]*", path.get("d"))
+
+
+def lines(root: ET.Element, stroke: str) -> list[ET.Element]:
+    return [p for p in root.findall(f"{SVG}path") if p.get("stroke") == stroke]
+
+
 def test_svg_gap_breaks_the_line_and_is_not_drawn_as_zero():
     svg = spc_svg(chart_frame([10.0, 11.0, NAN, 12.0, 13.0]))
     root = parse(svg)
-    lines = root.findall(f"{SVG}polyline")
-    assert len(lines) == 2  # two stretches either side of the gap
-    assert [len(p.get("points").split()) for p in lines] == [2, 2]
+    [line] = [p for p in lines(root, charts.COMMON_CAUSE) if p.get("stroke-width") == "1.5"]
+    stretches = subpaths(line)
+    assert len(stretches) == 2  # two stretches either side of the gap
+    assert [len(s.split("L")) for s in stretches] == [2, 2]
     assert len(points(root)) == 4
     # Zero is below every figure; nothing may be drawn there for the gap.
     labels = [t.text for t in root.findall(f"{SVG}text")]
     assert "0" not in labels
 
 
-def points(root) -> list:
-    return [e for e in root.iter() if e.get("class") == "pt"]
+def points(root) -> list[tuple[str, str, str]]:
+    """(kind, colour, shape) of each point drawn: the points of a kind are one path whose
+    class is "pt <kind>", each point a subpath; its shape is the path data after its start."""
+    found = []
+    for path in root.findall(f"{SVG}path"):
+        kind = path.get("class", "").removeprefix("pt ")
+        if path.get("class", "").startswith("pt "):
+            colour = path.get("fill") if path.get("fill") != "none" else path.get("stroke")
+            found += [(kind, colour, re.sub(r"^M[\d.]+ [\d.]+", "", s)) for s in subpaths(path)]
+    return found
 
 
 def test_svg_marks_special_cause_by_colour_and_shape_not_colour_alone():
     causes = [None, "improvement", "concern", "neutral"]
     root = parse(spc_svg(chart_frame([1.0, 2.0, 3.0, 4.0], causes=causes)))
-    marks = [(p.tag.removeprefix(SVG), p.get("fill")) for p in points(root)]
-    assert marks == [("circle", "#7B7D7D"), ("polygon", "#1d70b8"), ("rect", "#c26e00"),
-                     ("polygon", "#361475")]  # fmt: skip
-    assert marks[1] != marks[3]
+    marks = points(root)
+    assert [(kind, colour) for kind, colour, _ in marks] == [
+        ("common", "#7B7D7D"), ("improvement", "#1d70b8"), ("concern", "#c26e00"),
+        ("neutral", "#361475")]  # fmt: skip
+    assert len({shape for _, _, shape in marks}) == 4, "each kind has a shape of its own"
+    dot = next(p for p in root.findall(f"{SVG}path") if p.get("class") == "pt common")
+    assert dot.get("stroke-linecap") == "round" and float(dot.get("stroke-width")) >= 6
 
 
 def test_svg_labels_mean_target_and_unit():
@@ -89,30 +111,32 @@ def test_svg_labels_mean_target_and_unit():
 def test_svg_draws_mean_limits_and_target():
     svg = spc_svg(chart_frame([10.0, 12.0, 11.0], mean=11.0, lpl=8.0, upl=14.0), target=13.0)
     root = parse(svg)
-    strokes = [line.get("stroke") for line in root.findall(f"{SVG}line")]
-    assert charts.TARGET in strokes
-    assert strokes.count(charts.LINES) >= 3  # upper and lower limit, and the axis
-    assert charts.TEXT in strokes  # the mean
+    [target] = lines(root, charts.TARGET)
+    assert target.get("stroke-dasharray") and len(subpaths(target)) == 1
+    grey = lines(root, charts.LINES)
+    [limits] = [p for p in grey if p.get("stroke-dasharray")]
+    assert len(subpaths(limits)) == 2  # upper and lower limit
+    assert [p for p in grey if not p.get("stroke-dasharray")], "the axis"
+    [mean] = lines(root, charts.TEXT)
+    assert len(subpaths(mean)) == 1
     assert "target" in [t.text for t in root.findall(f"{SVG}text")]
 
 
 def test_svg_rebased_limits_are_drawn_as_separate_runs():
     frame = chart_frame([5.0, 6.0, 5.0, 9.0, 8.0, 9.0])
     frame["mean"] = [5.3, 5.3, 5.3, 8.7, 8.7, 8.7]
-    means = [
-        line for line in parse(spc_svg(frame)).findall(f"{SVG}line")
-        if line.get("stroke") == charts.TEXT
-    ]  # fmt: skip
-    assert len(means) == 2
+    [means] = lines(parse(spc_svg(frame)), charts.TEXT)
+    assert len(subpaths(means)) == 2
 
 
 def test_svg_projection_is_dashed_and_hollow_after_the_last_period():
     projection = Projection(("2026-04", "2026-05", "2026-06"), (4.0, 5.0, 6.0), None, "Straight.")
     root = parse(spc_svg(chart_frame([1.0, 2.0, 3.0]), projection=projection))
-    dashed = [p for p in root.findall(f"{SVG}polyline") if p.get("stroke-dasharray")]
-    assert len(dashed) == 1 and len(dashed[0].get("points").split()) == 4
-    hollow = [c for c in root.findall(f"{SVG}circle") if c.get("fill") == "#fff"]
-    assert len(hollow) == 3
+    dashed = [p for p in root.findall(f"{SVG}path") if p.get("class") == "projection"]
+    assert len(dashed) == 1 and dashed[0].get("stroke-dasharray")
+    assert len(dashed[0].get("d").split("L")) == 4
+    [hollow] = [p for p in root.findall(f"{SVG}path") if p.get("fill") == "#fff"]
+    assert len(subpaths(hollow)) == 3
     assert "2026-06" in [t.text for t in root.findall(f"{SVG}text")]
 
 
