@@ -18,7 +18,7 @@ about a second.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import jinja2
@@ -41,6 +41,7 @@ class Recent:
     shown: str  # the figure, or "" for a gap (the template shows the placeholder)
     cause: str | None  # special cause of the point, for its marker
     why: str = ""  # the rule that flagged it, in words ("7 or more points in a row ...")
+    now: bool = False  # this cycle's figure, the first listed
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,11 @@ class Card:
     recent: list[Recent]  # newest first: the current month is what a reader looks for
     previous_period: str
     text: str  # what the chart shows, in words: its text alternative
+
+    @property
+    def signals(self) -> bool:
+        """Whether any of the recent figures was flagged by a rule (a row says which)."""
+        return any(r.why for r in self.recent)
 
 
 def render_pack(digest: Digest, env: jinja2.Environment | None = None) -> str:
@@ -111,6 +117,7 @@ def _card(m: MeasureView, number: int, env: jinja2.Environment) -> Card:
                 tail.periods, tail.values, tail.causes, why, strict=True
             )
         ][::-1]
+        recent[0] = replace(recent[0], now=True)
         text = chart_text(m, env)
         chart = spc_svg(data, m.target, label=text, projection=m.projection, unit=m.unit)
         # The period before this cycle's, for "change on <period>".
