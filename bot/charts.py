@@ -147,12 +147,14 @@ def spc_svg(
     title = f"<title>{escape(label or 'SPC chart')}</title>"
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="spc" role="img" width="{width}" '
-        f'height="{height}" viewBox="0 0 {width} {height}" font-family="{FONT}" font-size="12">'
+        f'height="{height}" viewBox="0 0 {width} {height}" font-family="{FONT}" font-size="12" '
+        # Labels are grey unless they say otherwise; every path sets its own fill.
+        f'fill="{LINES}">'
     )
     if not any(_finite(v) for v in data.values):
         return (
-            f'{head}{title}<text x="{width / 2:.0f}" y="{height / 2:.0f}" text-anchor="middle" '
-            f'fill="{LINES}">No figures yet to chart</text></svg>'
+            f'{head}{title}<text x="{width / 2:.0f}" y="{height / 2:.0f}" text-anchor="middle">'
+            "No figures yet to chart</text></svg>"
         )
 
     scale = _Scale(data, target, ahead, width, height)
@@ -180,7 +182,7 @@ def spc_svg(
     parts += _axes(scale, data.periods + ahead_periods)
     if unit:
         # The value axis's unit, in the corner below it, clear of the value labels.
-        parts.append(f'<text x="2" y="{height - 4}" fill="{LINES}">{escape(unit)}</text>')
+        parts.append(f'<text x="2" y="{height - 4}">{escape(unit)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -315,16 +317,15 @@ def _axes(scale: _Scale, periods: list[str]) -> list[str]:
     parts = [_path(f"M{LEFT} {bottom}H{scale.width - RIGHT}", f'stroke="{LINES}"')]
     for value in (scale.low, (scale.low + scale.high) / 2, scale.high):
         parts.append(
-            f'<text x="2" y="{scale.y(value) + 4:.1f}" '
-            f'fill="{LINES}">{escape(short_number(value))}</text>'
+            f'<text x="2" y="{scale.y(value) + 4:.1f}">{escape(short_number(value))}</text>'
         )
     last = len(periods) - 1
     shown = sorted({0, last // 2, last}) if last > 0 else [0]
     for i in shown:
         anchor = "start" if i == 0 and last > 0 else "end" if i == last and last > 0 else "middle"
         parts.append(
-            f'<text x="{scale.x(i):.1f}" y="{bottom + 16}" text-anchor="{anchor}" '
-            f'fill="{LINES}">{escape(periods[i])}</text>'
+            f'<text x="{scale.x(i):.1f}" y="{bottom + 16}" text-anchor="{anchor}">'
+            f"{escape(periods[i])}</text>"
         )
     return parts
 
