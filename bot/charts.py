@@ -27,6 +27,7 @@ import io
 import math
 from dataclasses import dataclass
 from html import escape
+from math import isfinite
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -70,18 +71,22 @@ class ChartData:
     @classmethod
     def from_series(cls, series: pd.DataFrame) -> ChartData:
         n = len(series)
-        columns = set(series.columns)
+        # One conversion to rows and back: reading a DataFrame column by column costs more, and
+        # the pack reads thousands of these small frames.
+        rows = series.to_numpy().tolist()
+        by_column = zip(*rows, strict=True) if n else [()] * len(series.columns)
+        columns = dict(zip(series.columns, by_column, strict=True))
 
         def numbers(name: str) -> list[float]:
             if name not in columns:
                 return [math.nan] * n
-            return [math.nan if v is None else float(v) for v in series[name].tolist()]
+            return [math.nan if v is None else float(v) for v in columns[name]]
 
-        periods = [str(p) for p in series["period"].tolist()] if "period" in columns else []
+        periods = [str(p) for p in columns["period"]] if "period" in columns else []
         causes: list[str | None] = [None] * n
         if "special_cause" in columns:
             # pandas 3 stores a missing label as NaN in a string column, so test for str.
-            causes = [c if isinstance(c, str) else None for c in series["special_cause"].tolist()]
+            causes = [c if isinstance(c, str) else None for c in columns["special_cause"]]
         return cls(
             periods=periods or [""] * n,
             values=numbers("value"),
@@ -193,7 +198,9 @@ class _Scale:
     def __init__(
         self, data: ChartData, target: float | None, ahead: list[float], width: int, height: int
     ) -> None:
-        seen = [v for v in (*data.values, *data.lpl, *data.upl, *ahead, target) if _finite(v)]
+        # ChartData's columns are floats (NaN for a gap); the others may hold None.
+        seen = [v for v in (*data.values, *data.lpl, *data.upl) if isfinite(v)]
+        seen += [v for v in (*ahead, target) if _finite(v)]
         low, high = min(seen), max(seen)
         pad = (high - low) * 0.08 or abs(high) * 0.1 or 1.0
         self.low, self.high = low - pad, high + pad
@@ -247,7 +254,7 @@ def _points(scale: _Scale, values: list[float], causes: list[str | None]) -> lis
     """The points, one <path> per kind (class "pt <kind>"), each point a subpath of it."""
     drawn: dict[str | None, list[str]] = {}
     for i, (value, cause) in enumerate(zip(values, causes, strict=True)):
-        if _finite(value):
+        if isfinite(value):
             kind = cause if cause in _SHAPES else None
             drawn.setdefault(kind, []).append(_shape(kind, scale.x(i), scale.y(value)))
     return [
@@ -265,7 +272,7 @@ def _runs(values: list[float]) -> list[tuple[int, int]]:
         if start is not None and value != values[start]:
             runs.append((start, i - 1))
             start = None
-        if start is None and _finite(value):
+        if start is None and isfinite(value):
             start = i
     if start is not None:
         runs.append((start, len(values) - 1))
@@ -288,7 +295,7 @@ def _value_line(scale: _Scale, values: list[float]) -> str:
     breaks the line."""
     stretches, points = [], []
     for i, value in enumerate([*values, math.nan]):
-        if _finite(value):
+        if isfinite(value):
             points.append(f"{scale.x(i):.1f} {scale.y(value):.1f}")
             continue
         if len(points) > 1:

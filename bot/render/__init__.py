@@ -29,6 +29,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
+from bot.charts import ChartData
 from bot.digest_model import Digest, MeasureView
 from bot.render.icons import icon, icon_svg
 from bot.settings import PROJECT_ROOT
@@ -259,17 +260,19 @@ class Front:
         return sum(len(ids) for _, ids in self.waiting)
 
 
-def chart_text(measure: MeasureView, env: jinja2.Environment | None = None) -> str:
+def chart_text(
+    measure: MeasureView, env: jinja2.Environment | None = None, data: ChartData | None = None
+) -> str:
     """What a measure's chart shows, in one paragraph: its text alternative (alt text, SVG
-    title, caption). Worded in ``templates/digest/chart_text.txt``."""
-    series = measure.series
+    title, caption). Worded in ``templates/digest/chart_text.txt``. ``data`` is the measure's
+    series already read for its chart, if it has been (the pack reads thousands)."""
     mean = last = None
-    if len(series):
-        # Plain lists: this runs once per measure, thousands of times for a big pack.
-        means = [v for v in series["mean"].tolist() if _finite(v)] if "mean" in series else []
+    if data is None and len(measure.series):
+        data = ChartData.from_series(measure.series)
+    if data is not None:
+        means = [v for v in data.mean if _finite(v)]
         mean = means[-1] if means else None
-        figures = [(p, v) for p, v in zip(series["period"].tolist(), series["value"].tolist(),
-                                          strict=True) if _finite(v)]  # fmt: skip
+        figures = [(p, v) for p, v in zip(data.periods, data.values, strict=True) if _finite(v)]
         if figures:
             last = (str(figures[-1][0]), show_value(float(figures[-1][1]), measure.unit))
     env = env or environment()

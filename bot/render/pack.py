@@ -118,7 +118,7 @@ def _card(m: MeasureView, number: int, env: jinja2.Environment) -> Card:
             )
         ][::-1]
         recent[0] = replace(recent[0], now=True)
-        text = chart_text(m, env)
+        text = chart_text(m, env, data)
         chart = spc_svg(data, m.target, label=text, projection=m.projection, unit=m.unit)
         # The period before this cycle's, for "change on <period>".
         periods = data.periods
