@@ -38,7 +38,9 @@ class Outreach(ABC):
     # -- what outreach needs of the figures side (bot.service.Service) ----------------------
 
     @abstractmethod
-    def status(self, cycle: Period, now: datetime) -> StatusReport: ...
+    def status(
+        self, cycle: Period, now: datetime, *, owner: str | None = None
+    ) -> StatusReport: ...
 
     @abstractmethod
     def exceptions(
@@ -202,18 +204,11 @@ class Outreach(ABC):
 
     def last_values(self, measure_ids) -> dict[str, tuple[str, str]]:
         """Measure id -> (period, display value) of its most recent figure."""
-        ids = list(measure_ids)
-        if not ids:
-            return {}
-        history = self.store.history_frame(ids)
-        units = {m.id: m.unit for m in self.registered()[0]}
-        latest = history.sort_values(["measure_id", "period"]).groupby("measure_id").tail(1)
+        latest = self.store.latest_figures(measure_ids)
+        units = {m.id: m.unit for m in self.registered()[0]} if latest else {}
         return {
-            row.measure_id: (
-                row.period,
-                format_value(nan_to_none(row.value), units[row.measure_id]),
-            )
-            for row in latest.itertuples()
+            measure_id: (period, format_value(nan_to_none(value), units[measure_id]))
+            for measure_id, (period, value) in latest.items()
         }
 
     def cycle_for_reply(self, message_refs: list[str], subject: str) -> str | None:

@@ -167,7 +167,7 @@ class Reach:
     def prompt_deputies(self, owner: str, cycle: Period, now: datetime, *, away: bool) -> list[str]:
         """Send the deputies of an owner's outstanding measures the prompt itself (the owner's
         form, the same reply grammar), once per deputy, owner and cycle; returns who went."""
-        report = self.service.status(cycle, now)
+        report = self.service.status(cycle, now, owner=owner)
         keyed = [
             (p, key)
             for p in self.service.deputy_prompts(owner, cycle, report, away=away)

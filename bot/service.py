@@ -189,25 +189,29 @@ class Service(Workflow, Outreach):
             return Outcome(measure_id, False, exc.code, exc.params, field=exc.field)
         except InvalidValue as exc:  # worded by templates/values.txt, through outcomes.txt
             return Outcome(measure_id, False, "invalid_value", {"code": exc.code, **exc.params})
+        shown = str(period)
         confirmed, typed_commentary = confirmed_by_word(entry.commentary)
         commentary = " ".join(filter(None, (typed_commentary, submission.commentary.strip())))
         public, commentary = public_mark(commentary)
         sender = submission.sender.lower()
-        colour, reasons = "not_available", ()
+        colour, reasons, earlier = "not_available", (), None
         if entry.value is not None:
             value = entry.value
             figures = self.store.figures(measure.id)
-            confirmed = (
-                confirmed
-                or submission.confirm
-                or self.store.was_queried(measure.id, str(period), sender, value)
+            # A figure for this period is there already: this one revises it.
+            earlier = any(p == shown for p, _ in figures)
+            query = None if confirmed or submission.confirm else plausibility(
+                value, measure.unit, latest_group(measure, shown, figures)
             )
-            query = None if confirmed else plausibility(
-                value, measure.unit, latest_group(measure, str(period), figures)
-            )
+            # Sent again as it was held back: that confirms it (asked only when it would be
+            # held back, which is rare).
+            if query is not None and self.store.was_queried(
+                measure.id, shown, sender, value
+            ):
+                query = None
             if query is not None:
                 return self.hold_back(measure, period, submission, value, query)
-            judged = reading(measure, str(period), value, figures, self.spc_rules)
+            judged = reading(measure, shown, value, figures, self.spc_rules)
             colour, reasons = judged.status, judged.reasons
             if needs_commentary(reasons, self.commentary_required) and not commentary:
                 target = judged.target
@@ -217,12 +221,12 @@ class Service(Workflow, Outreach):
                     "typed": submission.raw_value.strip(),
                 }
                 return Outcome(
-                    measure.id, False, "needs_commentary", params, period=str(period),
+                    measure.id, False, "needs_commentary", params, period=shown,
                     field="commentary", reasons=reasons,
                 )  # fmt: skip
         stored = StoredSubmission(
             measure_id=measure.id,
-            period=str(period),
+            period=shown,
             value=entry.value,
             reason=entry.reason or "",
             commentary=commentary,
@@ -233,18 +237,19 @@ class Service(Workflow, Outreach):
             public=public,
         )
         with self.store.atomic():
-            earlier = self.store.revision_count(measure.id, str(period))
+            if earlier is None:
+                earlier = self.store.revision_count(measure.id, shown) > 0
             is_new = self.store.add_submission(stored)
         display = format_value(entry.value, measure.unit)
         return Outcome(
             measure_id=measure.id,
             stored=True,
             code="stored" if is_new else "already_stored",
-            period=str(period),
+            period=shown,
             value=entry.value,
             display_value=display,
             status=colour,
-            revised=is_new and earlier > 0,
+            revised=is_new and earlier,
             duplicate=not is_new,
             reasons=reasons,
         )
@@ -329,9 +334,15 @@ class Service(Workflow, Outreach):
             return [(m, cycle) for m in measures if m.frequency == "quarterly"]
         return [(m, p) for m in measures if (p := period_for(m.frequency, cycle))]
 
-    def status(self, cycle: Period, now: datetime) -> StatusReport:
+    def status(self, cycle: Period, now: datetime, *, owner: str | None = None) -> StatusReport:
+        """Every measure of the cycle with its status; with `owner`, only that owner's (an
+        out-of-office reply needs one owner's rows, not the whole register's)."""
         pairs = self.measures_in(cycle)
-        current = self.store.current_submissions({str(p) for _, p in pairs})
+        ids = None
+        if owner is not None:
+            pairs = [(m, p) for m, p in pairs if m.owner_email == owner]
+            ids = {m.id for m, _ in pairs}
+        current = self.store.current_submissions({str(p) for _, p in pairs}, ids)
         silenced = self.silenced(now)
         rows = [
             self.status_row(m, p, current.get((m.id, str(p))), now) | silence_fields(silenced, m.id)

@@ -365,21 +365,26 @@ class Store(WorkflowTables):
     def submission_count(self) -> int:
         return self.db.execute("SELECT count(*) FROM submissions").fetchone()[0]
 
-    def current_submissions(self, periods: Iterable[str]) -> dict[tuple[str, str], dict[str, Any]]:
-        """Latest submission per (measure, period) in the given periods, with its revision count."""
+    def current_submissions(
+        self, periods: Iterable[str], measure_ids: Iterable[str] | None = None
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """Latest submission per (measure, period) in the given periods, with its revision
+        count; with `measure_ids`, of those measures only."""
         periods = list(periods)
-        if not periods:
+        ids = None if measure_ids is None else list(measure_ids)
+        if not periods or ids == []:
             return {}
         slots = ", ".join("?" for _ in periods)
+        only = "" if ids is None else f"AND measure_id IN ({', '.join('?' for _ in ids)})"
         rows = self.db.query(
             f"""
             SELECT s.*, counts.revisions FROM submissions s
             JOIN (
                 SELECT measure_id, period, max(id) AS latest, count(*) AS revisions
-                FROM submissions WHERE period IN ({slots}) GROUP BY measure_id, period
+                FROM submissions WHERE period IN ({slots}) {only} GROUP BY measure_id, period
             ) counts ON s.id = counts.latest
             """,
-            periods,
+            [*periods, *(ids or [])],
         )
         return {(row["measure_id"], row["period"]): row for row in rows}
 
@@ -432,13 +437,27 @@ class Store(WorkflowTables):
         What judging one arriving figure needs, read through the by-measure index rather
         than as a frame of the whole history.
         """
-        rows = self.db.query(
-            "SELECT period, value FROM submissions WHERE id IN ("
-            "SELECT max(id) FROM submissions WHERE measure_id = ? GROUP BY period) "
-            "ORDER BY period",
+        # SQLite takes a bare column from the row max() picked: one pass over the index, and
+        # plain tuples (this runs for every figure a poll takes).
+        rows = self.db.conn.execute(
+            "SELECT period, value, max(id) FROM submissions WHERE measure_id = ? "
+            "GROUP BY period ORDER BY period",
             [measure_id],
         )
-        return [(row["period"], row["value"]) for row in rows]
+        return [(period, value) for period, value, _ in rows]
+
+    def latest_figures(self, measure_ids: Iterable[str]) -> dict[str, tuple[str, float | None]]:
+        """Measure id -> (period, current value) of its latest period with a figure."""
+        ids = list(measure_ids)
+        if not ids:
+            return {}
+        rows = self.db.conn.execute(
+            "SELECT measure_id, period, value, max(id) FROM submissions "
+            f"WHERE measure_id IN ({', '.join('?' for _ in ids)}) "
+            "GROUP BY measure_id, period ORDER BY measure_id, period",
+            ids,
+        )
+        return {measure_id: (period, value) for measure_id, period, value, _ in rows}
 
     # -- figures held back as implausible ----------------------------------------------------
 
