@@ -122,17 +122,11 @@ def reading(
     rows.append((period, value))
     groups = [_group_of(measure, p) for p, _ in rows]
     rebase_at = [i for i in range(1, len(rows)) if groups[i] != groups[i - 1]]
-    chart, variation, assurance = spc.xmr_columns(
+    cause, variation, assurance, points = spc.latest_point(
         [v for _, v in rows], measure.better, target, rebase_at=rebase_at, rules=rules
     )
-    first = rebase_at[-1] if rebase_at else 0
-    points = sum(1 for v in chart["value"][first:] if not math.isnan(v))
     reasons = exception_reasons(
-        status,
-        chart["special_cause"][-1],
-        variation,
-        assurance,
-        trial_limits=points < spc.MIN_FIXED_POINTS,
+        status, cause, variation, assurance, trial_limits=points < spc.MIN_FIXED_POINTS
     )
     return Reading(status, reasons, target)
 

@@ -107,6 +107,7 @@ __all__ = [
     "SPECIAL_CAUSES",
     "VARIATIONS",
     "analyse",
+    "latest_point",
     "process_limits",
     "xmr",
     "xmr_columns",
@@ -212,6 +213,57 @@ def xmr_columns(
     return columns, (latest[-1] if latest else None), assurance
 
 
+def latest_point(
+    values: Iterable[float | None],
+    better: str = "up",
+    target: float | None = None,
+    rebase_at: Iterable[int] = (),
+    rules: str = "ptd",
+) -> tuple[str | None, str | None, str | None, int]:
+    """What ``xmr_columns`` says of the last value: (its special cause, the latest variation,
+    the assurance, how many values its group has).
+
+    For judging one figure as it arrives, which needs nothing else of the chart: the limits
+    come from the last group, and a rule reaches back at most ``RUN_LENGTH`` points, so only
+    those are tested. A missing last value is left to ``xmr_columns``.
+    """
+    direction = _direction(better)
+    _check_rules(rules)
+    y = [math.nan if pd.isna(v) else float(v) for v in values]
+    starts = _group_starts(len(y), rebase_at)
+    group = y[starts[-1] :] if y else []
+    if not group or math.isnan(group[-1]):
+        columns, variation, assurance = xmr_columns(
+            y, better, target, rebase_at=starts, rules=rules
+        )
+        points = sum(1 for v in group if not math.isnan(v))
+        return columns["special_cause"][-1] if y else None, variation, assurance, points
+    lines = _lines(*_mean_and_mr(group, screen_outliers=True))
+    present = [v for v in group if not math.isnan(v)]
+    cause = _special_causes(present[-RUN_LENGTH:], lines, rules)[-1]
+    special, variation = None, "common_cause"
+    if cause is not None:
+        rule, high = cause
+        special = "neutral" if direction == 0 else _improvement_or_concern(high, direction)
+        variation = f"{special}_{'high' if high else 'low'}"
+    assurance = _assurance(target, lines["lpl"], lines["upl"], direction)
+    return special, variation, assurance, len(present)
+
+
+def _lines(mean: float, mr_mean: float) -> dict[str, float]:
+    """A group's centre line, process limits and sigma lines."""
+    return {
+        "mean": mean,
+        "mr_mean": mr_mean,
+        "lpl": mean - LIMIT_FACTOR * mr_mean,
+        "upl": mean + LIMIT_FACTOR * mr_mean,
+        "sigma_1_lower": mean - SIGMA_FACTOR * mr_mean,
+        "sigma_1_upper": mean + SIGMA_FACTOR * mr_mean,
+        "sigma_2_lower": mean - 2 * SIGMA_FACTOR * mr_mean,
+        "sigma_2_upper": mean + 2 * SIGMA_FACTOR * mr_mean,
+    }
+
+
 def process_limits(values: Sequence[float]) -> tuple[float, float, float]:
     """(mean, lpl, upl) of one group of values with no gaps: ``xmr``'s lines, without the rules.
 
@@ -230,17 +282,7 @@ def _chart_group(
     rules: str = "ptd",
 ) -> dict[str, list]:
     """Every column but ``group`` for one group of points (gaps included)."""
-    mean, mr_mean = _mean_and_mr(y[:fix_after_n_points], screen_outliers)
-    lines = {
-        "mean": mean,
-        "mr_mean": mr_mean,
-        "lpl": mean - LIMIT_FACTOR * mr_mean,
-        "upl": mean + LIMIT_FACTOR * mr_mean,
-        "sigma_1_lower": mean - SIGMA_FACTOR * mr_mean,
-        "sigma_1_upper": mean + SIGMA_FACTOR * mr_mean,
-        "sigma_2_lower": mean - 2 * SIGMA_FACTOR * mr_mean,
-        "sigma_2_upper": mean + 2 * SIGMA_FACTOR * mr_mean,
-    }
+    lines = _lines(*_mean_and_mr(y[:fix_after_n_points], screen_outliers))
     columns: dict[str, list] = {name: [value] * len(y) for name, value in lines.items()}
     columns["value"] = y
     columns["mr"] = [math.nan] + [abs(b - a) for a, b in itertools.pairwise(y)]

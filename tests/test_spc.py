@@ -771,3 +771,34 @@ def test_a_group_of_fewer_than_12_values_has_trial_limits_from_its_rebase():
     assert bool(summary["trial_limits"])
     assert summary["group_start"] == "2026-01"
     assert summary["mean"] == pytest.approx(50.5)
+
+
+# Runs up, down and on one side, gaps and jumps, so that every rule fires at the last point.
+STRETCH = st.one_of(
+    st.lists(st.sampled_from([90.0, 95.0, 99.5, 100.0, 100.5, 105.0, 140.0]), max_size=4),
+    st.builds(lambda n, step: [100.0 + step * k for k in range(n)],
+              st.integers(2, 9), st.sampled_from([-3.0, -0.5, 0.5, 3.0])),  # fmt: skip
+    st.builds(lambda n, v: [v] * n, st.integers(2, 9), st.sampled_from([96.0, 104.0])),
+    st.just([None]),
+)
+SERIES = st.lists(STRETCH, max_size=8).map(lambda parts: [v for part in parts for v in part])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    SERIES,
+    st.sampled_from(["up", "down", "neutral"]),
+    st.one_of(st.none(), st.sampled_from([95.0, 100.0, 130.0])),
+    st.lists(st.integers(min_value=0, max_value=39), max_size=3),
+    st.sampled_from(spc.RULE_SETS),
+)
+def test_the_latest_point_reads_as_the_whole_chart_does(values, better, target, rebase, rules):
+    rebase_at = sorted({r for r in rebase if r < len(values)})
+    columns, variation, assurance = spc.xmr_columns(
+        values, better, target, rebase_at=rebase_at, rules=rules
+    )
+    start = rebase_at[-1] if rebase_at else 0
+    points = sum(1 for v in columns["value"][start:] if not math.isnan(v))
+    cause = columns["special_cause"][-1] if values else None
+    latest = spc.latest_point(values, better, target, rebase_at=rebase_at, rules=rules)
+    assert latest == (cause, variation, assurance, points)
