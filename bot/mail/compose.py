@@ -36,14 +36,13 @@ class PlainHeaders(Compat32):
     """
 
     def _fold(self, name, value, sanitize):
-        limit = self.max_line_length or 1_000_000
         if (
             isinstance(value, str)
             and value.isascii()
             and value.isprintable()
-            and len(name) + 2 + len(value) <= limit
             and "  " not in value
             and value == value.strip()
+            and len(name) + 2 + len(value) <= (self.max_line_length or 1_000_000)
         ):
             return f"{name}: {value}{self.linesep}"
         return super()._fold(name, value, sanitize)
@@ -68,7 +67,9 @@ class Composer:
         # which matters when a poll answers thousands of replies.
         # A random boundary given up front: left to itself, the generator makes one and then
         # compiles a regular expression to check the body against it, for every message.
-        boundary = f"==============={secrets.token_hex(16)}=="
+        # Random, and short enough for the Content-Type header to fit on one line; "=_"
+        # cannot occur in a base64 body.
+        boundary = f"=_{secrets.token_hex(12)}"
         message = MIMEMultipart("alternative", boundary=boundary, policy=PLAIN_HEADERS)
         message.attach(MIMEText(text, "plain", "utf-8", policy=PLAIN_HEADERS))
         message.attach(MIMEText(html, "html", "utf-8", policy=PLAIN_HEADERS))
