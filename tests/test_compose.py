@@ -56,3 +56,24 @@ def test_a_message_serialises_to_the_same_bytes_under_compat32(tmp_path):
         message["References"] = " ".join(f"<{n}.reply@client.example>" for n in range(8))
         assert message.as_bytes() == message.as_bytes(policy=compat32)
         assert message.as_string() == message.as_string(policy=compat32)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300), st.text(max_size=300))
+def test_a_message_is_built_as_the_stdlib_mime_classes_build_it(text, html):
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+
+    composer = Composer(make_environment(TEMPLATES), "pmbot@agency.example", "agency.example")
+    now = datetime(2026, 11, 3, 11, tzinfo=LONDON)
+    ours = composer.new_message("confirmation", "owner@agency.example", "Re: x", now, text, html)
+    boundary = ours.get_boundary()
+    theirs = MIMEMultipart("alternative", boundary=boundary)
+    theirs.attach(MIMEText(text, "plain", "utf-8"))
+    theirs.attach(MIMEText(html, "html", "utf-8"))
+    for name, value in list(ours.items())[2:]:  # past Content-Type and MIME-Version
+        theirs[name] = value
+    assert ours.as_bytes() == theirs.as_bytes()
+    assert [p.get_payload(decode=True) for p in ours.get_payload()] == [
+        text.encode("utf-8"), html.encode("utf-8")
+    ]

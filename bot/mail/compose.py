@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from email import base64mime
 from email.errors import HeaderParseError
 from email.header import Header, decode_header, make_header
 from email.message import Message
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.policy import Compat32
 from email.utils import format_datetime, formataddr, make_msgid
 
@@ -63,16 +62,19 @@ class Composer:
     def new_message(
         self, kind: str, to: str, subject: str, now: datetime, text: str, html: str
     ) -> Message:
-        # The compat32 MIME classes build a message several times faster than EmailMessage,
-        # which matters when a poll answers thousands of replies.
+        # Built as compat32's MIMEMultipart and MIMEText build it (the same bytes), without
+        # their header rewriting: several times faster than EmailMessage, which matters when
+        # a poll answers thousands of replies.
         # A random boundary given up front: left to itself, the generator makes one and then
         # compiles a regular expression to check the body against it, for every message.
         # Random, and short enough for the Content-Type header to fit on one line; "=_"
         # cannot occur in a base64 body.
         boundary = f"=_{secrets.token_hex(12)}"
-        message = MIMEMultipart("alternative", boundary=boundary, policy=PLAIN_HEADERS)
-        message.attach(MIMEText(text, "plain", "utf-8", policy=PLAIN_HEADERS))
-        message.attach(MIMEText(html, "html", "utf-8", policy=PLAIN_HEADERS))
+        message = Message(policy=PLAIN_HEADERS)
+        message["Content-Type"] = f'multipart/alternative; boundary="{boundary}"'
+        message["MIME-Version"] = "1.0"
+        message.attach(text_part(text, "plain"))
+        message.attach(text_part(html, "html"))
         message["From"] = formataddr(("pmbot", self.mail_from))
         message["To"] = to
         message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
@@ -153,6 +155,16 @@ class Composer:
         message = self.new_message("confirmation", to, subject, now, text, html)
         thread(message, original)
         return message
+
+
+def text_part(text: str, subtype: str) -> Message:
+    """What `MIMEText(text, subtype, "utf-8")` makes: UTF-8, base64, in the same header order."""
+    part = Message(policy=PLAIN_HEADERS)
+    part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
+    part["MIME-Version"] = "1.0"
+    part["Content-Transfer-Encoding"] = "base64"
+    part.set_payload(base64mime.body_encode(text.encode("utf-8")) if text else "")
+    return part
 
 
 def mark_automatic(message: Message, kind: str) -> None:

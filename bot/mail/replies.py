@@ -13,6 +13,7 @@ bounded, so a hostile message costs linear time.
 
 import codecs
 import contextlib
+import functools
 import re
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
@@ -60,7 +61,7 @@ def auto_reply_reason(msg: Message, bot_address: str) -> str | None:
     """
     from_address = _address(_header(msg, "From"))
     bot = _address(bot_address)
-    if bot and bot in (from_address, sender_address(msg)):
+    if bot and bot == from_address:
         return f"sent by pmbot itself ({bot})"
     if "X-PMBot" in msg:
         return "sent by pmbot itself (X-PMBot)"
@@ -125,8 +126,12 @@ def _header(msg: Message, name: str) -> str:
     return " ".join(text.split())
 
 
+@functools.lru_cache(maxsize=4096)
 def _address(value: str) -> str:
-    """The first address in a header value, lower-cased ('' unless it looks like one)."""
+    """The first address in a header value, lower-cased ('' unless it looks like one).
+
+    Kept for the last few thousand values: each message's From is read several times, and
+    the bot's own address once a message (a pure function of its text)."""
     address = parseaddr(value)[1].strip().lower()
     return address if "@" in address and " " not in address else ""
 
