@@ -120,8 +120,10 @@ def reading(
     quarterly = measure.frequency == "quarterly"
     rows = [(p, v) for p, v in figures if p < period and ("Q" in p) == quarterly]
     rows.append((period, value))
-    groups = [_group_of(measure, p) for p, _ in rows]
-    rebase_at = [i for i in range(1, len(rows)) if groups[i] != groups[i - 1]]
+    rebase_at = []
+    if measure.rebase:
+        groups = [_group_of(measure, p) for p, _ in rows]
+        rebase_at = [i for i in range(1, len(rows)) if groups[i] != groups[i - 1]]
     cause, variation, assurance, points = spc.latest_point(
         [v for _, v in rows], measure.better, target, rebase_at=rebase_at, rules=rules
     )

@@ -328,8 +328,10 @@ class Service(Workflow, Outreach):
 
     # -- status and exceptions --------------------------------------------------------------
 
-    def measures_in(self, cycle: Period) -> list[tuple[Measure, Period]]:
+    def measures_in(self, cycle: Period, owner: str | None = None) -> list[tuple[Measure, Period]]:
         measures = self.registered()[0]
+        if owner is not None:
+            measures = [m for m in measures if m.owner_email == owner]
         if cycle.frequency == "quarterly":
             return [(m, cycle) for m in measures if m.frequency == "quarterly"]
         return [(m, p) for m in measures if (p := period_for(m.frequency, cycle))]
@@ -337,11 +339,8 @@ class Service(Workflow, Outreach):
     def status(self, cycle: Period, now: datetime, *, owner: str | None = None) -> StatusReport:
         """Every measure of the cycle with its status; with `owner`, only that owner's (an
         out-of-office reply needs one owner's rows, not the whole register's)."""
-        pairs = self.measures_in(cycle)
-        ids = None
-        if owner is not None:
-            pairs = [(m, p) for m, p in pairs if m.owner_email == owner]
-            ids = {m.id for m, _ in pairs}
+        pairs = self.measures_in(cycle, owner)
+        ids = None if owner is None else {m.id for m, _ in pairs}
         current = self.store.current_submissions({str(p) for _, p in pairs}, ids)
         silenced = self.silenced(now)
         rows = [

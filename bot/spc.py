@@ -229,7 +229,8 @@ def latest_point(
     """
     direction = _direction(better)
     _check_rules(rules)
-    y = [math.nan if pd.isna(v) else float(v) for v in values]
+    # None is a gap (Store.figures); pd.isna per value would cost more than the rules.
+    y = [math.nan if v is None else float(v) for v in values]
     starts = _group_starts(len(y), rebase_at)
     group = y[starts[-1] :] if y else []
     if not group or math.isnan(group[-1]):
