@@ -200,8 +200,18 @@ class Store(WorkflowTables):
         """One write transaction; nested calls join the outer one."""
         conn = self.db.conn
         if conn.in_transaction:
-            with self.db.atomic():
+            # A savepoint of one fixed name (they nest): sqlite-utils names each one afresh,
+            # so SQLite compiles two new statements for every nested block.
+            conn.execute('SAVEPOINT "pmbot_nested"')
+            try:
                 yield self.db
+            except BaseException:
+                # An error that destroyed the whole transaction took the savepoint with it.
+                if conn.in_transaction:
+                    conn.execute('ROLLBACK TO "pmbot_nested"')
+                    conn.execute('RELEASE "pmbot_nested"')
+                raise
+            conn.execute('RELEASE "pmbot_nested"')
             return
         # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
         # writes can fail with "database is locked" when another writer got in between.

@@ -106,6 +106,20 @@ def test_a_failed_transaction_writes_nothing(store):
     assert store.ledger() == []
 
 
+def test_a_failed_inner_block_is_undone_and_the_outer_one_keeps_its_writes(store):
+    with store.atomic():
+        store.add_submission(submission("outer"))
+        with pytest.raises(sqlite3.IntegrityError), store.atomic():
+            store.add_submission(submission("inner"))
+            with store.atomic():  # nested twice: the same savepoint name, stacked
+                store.ledger_add("prompt", "k", NOW)
+            store.db.conn.execute("INSERT INTO ledger (kind, key, at) VALUES ('prompt', 'k', 'x')")
+        with store.atomic():
+            store.ledger_add("prompt", "after", NOW)
+    assert [r["source_ref"] for r in store.submissions_for("OD-01", "2026-10")] == ["outer"]
+    assert [r["key"] for r in store.ledger()] == ["after"]
+
+
 def test_writers_in_many_threads_lose_nothing(store):
     threads, per_thread = 8, 150
     errors: list[BaseException] = []
