@@ -41,19 +41,17 @@ class MaildirBackend:
             raise MailUnavailable(f"cannot open the Maildir at {self.root}: {exc}") from exc
 
     def fetch(self) -> Iterator[InboundMail]:
-        inbox = self.root / "inbox"
         entries = []
         for sub in ("new", "cur"):
-            folder = inbox / sub
             entries += [
-                (entry.stat().st_mtime, entry.name, sub)
-                for entry in os.scandir(folder)
+                (entry.stat().st_mtime, entry.name, sub, entry.path)
+                for entry in os.scandir(self.root / "inbox" / sub)
                 if entry.is_file() and not entry.name.startswith(".")
             ]
-        for _, name, sub in sorted(entries):
-            path = inbox / sub / name
+        for _, name, sub, path in sorted(entries):
             try:
-                data = path.read_bytes()
+                with open(path, "rb") as file:
+                    data = file.read()
             except FileNotFoundError:  # taken by another poller in the meantime
                 continue
             yield InboundMail(key=f"{sub}/{name}", raw=data)
@@ -70,15 +68,18 @@ class MaildirBackend:
         name = f"{digest or time.time_ns()}.P{os.getpid()}Q{self._sent}.pmbot"
         if digest:
             name = f"{digest}.pmbot"
-        temporary = self.root / "outbox" / "tmp" / name
-        temporary.write_bytes(message.as_bytes())
-        os.replace(temporary, self.root / "outbox" / "new" / name)
+        outbox = os.path.join(self.root, "outbox")
+        temporary = os.path.join(outbox, "tmp", name)
+        with open(temporary, "wb") as file:
+            file.write(message.as_bytes())
+        os.replace(temporary, os.path.join(outbox, "new", name))
         return str(message.get("Message-ID", ""))
 
     def mark_done(self, mail: InboundMail, folder: str = "processed") -> None:
-        source = self.root / "inbox" / mail.key
+        # Plain string paths: this runs for every message a poll takes.
+        source = os.path.join(self.root, "inbox", mail.key)
         base_name = mail.key.split("/", 1)[1].split(":2,", 1)[0]
-        target = self.root / folder / "cur" / f"{base_name}:2,S"
+        target = os.path.join(self.root, folder, "cur", f"{base_name}:2,S")
         with contextlib.suppress(FileNotFoundError):  # already moved by an earlier run
             os.replace(source, target)
 
