@@ -29,8 +29,9 @@ class PlainHeaders(Compat32):
 
     compat32 sends every header through `email.header.Header` to fold it, about a fifth of
     composing an answer. A value of printable ASCII words separated by single spaces that fits
-    on one line comes out of it unchanged, so it is written directly; anything else (long,
-    non-ASCII, tabs, runs of spaces, line breaks, a `Header`) takes compat32's own path.
+    on one line comes out of it unchanged, and one long word goes whole onto the next line, so
+    they are written directly; anything else (long with places to fold, non-ASCII, tabs, runs
+    of spaces, line breaks, a `Header`) takes compat32's own path.
     `tests/test_compose.py` checks both give the same bytes.
     """
 
@@ -41,9 +42,13 @@ class PlainHeaders(Compat32):
             and value.isprintable()
             and "  " not in value
             and value == value.strip()
-            and len(name) + 2 + len(value) <= (self.max_line_length or 1_000_000)
         ):
-            return f"{name}: {value}{self.linesep}"
+            if len(name) + 2 + len(value) <= (self.max_line_length or 1_000_000):
+                return f"{name}: {value}{self.linesep}"
+            if value and not any(c in value for c in " ;,"):
+                # One long word (a Message-ID): nowhere to fold, so compat32 moves it whole
+                # onto a continuation line.
+                return f"{name}: {self.linesep} {value}{self.linesep}"
         return super()._fold(name, value, sanitize)
 
 
