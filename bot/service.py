@@ -194,12 +194,10 @@ class Service(Workflow, Outreach):
         commentary = " ".join(filter(None, (typed_commentary, submission.commentary.strip())))
         public, commentary = public_mark(commentary)
         sender = submission.sender.lower()
-        colour, reasons, earlier = "not_available", (), None
+        colour, reasons = "not_available", ()
         if entry.value is not None:
             value = entry.value
             figures = self.store.figures(measure.id)
-            # A figure for this period is there already: this one revises it.
-            earlier = any(p == shown for p, _ in figures)
             query = None if confirmed or submission.confirm else plausibility(
                 value, measure.unit, latest_group(measure, shown, figures)
             )
@@ -237,8 +235,7 @@ class Service(Workflow, Outreach):
             public=public,
         )
         with self.store.atomic():
-            if earlier is None:
-                earlier = self.store.revision_count(measure.id, shown) > 0
+            earlier = self.store.revision_count(measure.id, shown)
             is_new = self.store.add_submission(stored)
         display = format_value(entry.value, measure.unit)
         return Outcome(
@@ -249,7 +246,7 @@ class Service(Workflow, Outreach):
             value=entry.value,
             display_value=display,
             status=colour,
-            revised=is_new and earlier,
+            revised=is_new and earlier > 0,
             duplicate=not is_new,
             reasons=reasons,
         )
