@@ -370,7 +370,14 @@ class Store(WorkflowTables):
 
     def register_version(self) -> int:
         """Moves whenever a measure or a person is added or changed (triggers keep it)."""
-        return self.db.execute("SELECT version FROM register_version").fetchone()[0]
+        return self.db.conn.execute("SELECT version FROM register_version").fetchone()[0]
+
+    def select(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        """Rows of a SELECT as dicts, for the per-message look-ups: sqlite-utils' `query`
+        wraps each in a savepoint of its own (three statements for one)."""
+        cursor = self.db.conn.execute(sql, list(params))
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
 
     def submission_count(self) -> int:
         return self.db.execute("SELECT count(*) FROM submissions").fetchone()[0]
@@ -524,12 +531,10 @@ class Store(WorkflowTables):
         if not refs:
             return None
         slots = ", ".join("?" for _ in refs)
-        rows = list(
-            self.db.query(
-                f"SELECT * FROM ledger WHERE kind = ? AND transport_ref IN ({slots}) "
-                "ORDER BY id DESC LIMIT 1",
-                [kind, *refs],
-            )
+        rows = self.select(
+            f"SELECT * FROM ledger WHERE kind = ? AND transport_ref IN ({slots}) "
+            "ORDER BY id DESC LIMIT 1",
+            [kind, *refs],
         )
         return rows[0] if rows else None
 
@@ -567,7 +572,7 @@ class Store(WorkflowTables):
             return []
         slots = ", ".join("?" for _ in ids)
         sql = f"SELECT * FROM outgoing WHERE message_id IN ({slots}) ORDER BY id DESC"
-        return list(self.db.query(sql, ids))
+        return self.select(sql, ids)
 
     def record_inbound(
         self,
