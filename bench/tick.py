@@ -25,6 +25,7 @@ import argparse
 import multiprocessing
 import sys
 import tempfile
+from datetime import date
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -48,7 +49,6 @@ from bot.app import create_app  # noqa: E402
 from bot.store import StoredSubmission  # noqa: E402
 
 PATHS = ("idle", "idle-bare", "idle-chat", "prompt", "reminder", "escalation", "digest")
-PROMPT_DAY, REMINDER_DAY, ESCALATION_DAY = "2026-11-02", "2026-11-04", "2026-11-10"
 
 
 def serve_fake_slack(conn: Connection) -> None:
@@ -73,8 +73,8 @@ def answer(bot, share: int, now) -> None:
     )
 
 
-def record(bot, kind: str, keys, when: str) -> None:
-    now = at(when)
+def record(bot, kind: str, keys, day: date, hour: int = 9) -> None:
+    now = at(f"{day}T{hour:02}:00")
     with bot.store.atomic():
         for key in keys:
             bot.service.record_action(kind, key, now, cycle=str(CYCLE))
@@ -83,7 +83,7 @@ def record(bot, kind: str, keys, when: str) -> None:
 def child(path: str, measures: int) -> Figure:
     workdir = Path(tempfile.mkdtemp(prefix="pmbot-tick-"))
     copy_world(measures, workdir, year=path != "idle-bare")
-    clock = {"now": at(f"{PROMPT_DAY}T09:00")}
+    clock: dict = {}
     changes = {}
     stop = None
     if path == "idle-chat":
@@ -96,6 +96,9 @@ def child(path: str, measures: int) -> Figure:
                    "slack_api_url": stop.recv(), "leadership_channel": LEADERS,
                    "extra": {"PMBOT_SLACK_RATE": "0"}}  # fmt: skip
     bot = create_app(settings(workdir, **changes), clock=lambda: clock["now"])
+    # Each day as the bot's own calendar sets it (working days of the cycle's timetable).
+    dates = bot.service.calendar.cycle_dates(CYCLE)
+    clock["now"] = at(f"{dates.prompt}T09:00")
     if path == "idle-chat":
         from handlers.slack import create_slack
 
@@ -103,20 +106,19 @@ def child(path: str, measures: int) -> Figure:
     owners = sorted({owner_of(n) for n in range(measures)})
     cycle = str(CYCLE)
     if path != "prompt":
-        record(bot, "prompt", [f"{o}:{cycle}" for o in owners], f"{PROMPT_DAY}T09:00")
+        record(bot, "prompt", [f"{o}:{cycle}" for o in owners], dates.prompt)
     if path.startswith("idle") or path == "reminder":
-        answer(bot, 1, at(f"{PROMPT_DAY}T10:00"))
+        answer(bot, 1, at(f"{dates.prompt}T10:00"))
     if path in ("escalation", "digest"):
-        answer(bot, 2, at(f"{REMINDER_DAY}T10:00"))
-        record(bot, "reminder", [f"{o}:{cycle}:{n}" for o in owners for n in (1, 2)],
-               f"{REMINDER_DAY}T09:00")  # fmt: skip
-        record(bot, "summary", [cycle], "2026-11-09T09:00")
-        # Escalation and digest fall on the same day: each is timed alone.
-        record(bot, "digest" if path == "escalation" else "escalation",
-               [cycle] if path == "escalation" else [f"{o}:{cycle}" for o in owners],
-               f"{ESCALATION_DAY}T08:00")  # fmt: skip
-    day = {"reminder": REMINDER_DAY, "escalation": ESCALATION_DAY, "digest": ESCALATION_DAY}
-    clock["now"] = at(f"{day.get(path, PROMPT_DAY)}T{'11' if path.startswith('idle') else '09'}:00")
+        answer(bot, 2, at(f"{dates.reminders[0]}T10:00"))
+        reminders = [f"{o}:{cycle}:{n}" for o in owners for n in (1, 2)]
+        record(bot, "reminder", reminders, dates.reminders[0])
+        record(bot, "summary", [cycle], dates.due, hour=17)
+    if path == "digest":  # the owners still out were escalated on escalation day
+        record(bot, "escalation", [f"{o}:{cycle}" for o in owners], dates.escalation)
+    day = {"reminder": dates.reminders[0], "escalation": dates.escalation, "digest": dates.digest}
+    hour = "11" if path.startswith("idle") else "09"
+    clock["now"] = at(f"{day.get(path, dates.prompt)}T{hour}:00")
     if path.startswith("idle"):
         bot.tick()  # the first tick of the day; the one measured is the next
         clock["now"] = clock["now"].replace(minute=1)
