@@ -263,12 +263,12 @@ class Reach:
         if not inbound.sender or not service.is_known(inbound.sender):
             # Each figure is refused on its own too (the service authorises every one), so a
             # form can show the refusal on each field; whether to answer is the handler's call.
-            refused = tuple(service.submit(s) for s in inbound.submissions)
+            refused = tuple(service.submit_many(inbound.submissions))
             reason = self.reason("stranger", sender=inbound.sender)
             return Receipt("rejected", reason, "stranger", refused)
         if not inbound.submissions:
             return Receipt("rejected", self.reason("no_figures"), "no_figures")
-        outcomes = tuple(service.submit(s) for s in inbound.submissions)
+        outcomes = tuple(service.submit_many(inbound.submissions))
         stored = sum(o.stored for o in outcomes)
         said = self.composer.templates.filters["outcome"]  # the sender's words, for the record
         refusals = "; ".join(said(o) for o in outcomes if not o.stored)

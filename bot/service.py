@@ -6,6 +6,8 @@ whether a value is acceptable. Every method that depends on the time takes `now`
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -52,7 +54,7 @@ from bot.silences import Silence
 from bot.spans import YEAR_START, Span, parse_reporting_period
 from bot.store import Store, StoredSubmission
 from bot.tolerance import parse_tolerance, rag, status
-from bot.values import InvalidValue, format_value, parse_entry
+from bot.values import Entry, InvalidValue, format_value, parse_entry
 from bot.workflow import Workflow
 
 
@@ -172,23 +174,87 @@ class Service(Workflow, Outreach):
     # -- submitting values ------------------------------------------------------------------
 
     def submit(self, submission: Submission) -> Outcome:
-        """Validate, authorise and store one submission; never raises for a user's mistake.
+        """Validate, authorise and store one submission (`submit_many` of one)."""
+        return self.submit_many([submission])[0]
+
+    def submit_many(self, submissions: Sequence[Submission]) -> list[Outcome]:
+        """Validate, authorise and store a message's submissions, in order, in one
+        transaction; an outcome for each, never raising for a user's mistake.
 
         A figure implausible against its own history is held back (recorded, not stored) and
         the owner asked to confirm or correct it; the confirm word after the figure, the
         sender's `confirm` flag, or the very same figure sent again by the same person
         confirms it. A figure leaders will see as an exception needs commentary (all reasons,
         or only red, by `commentary_required`).
+
+        The figures of every measure the message names are read once, and each figure is
+        judged as if the ones before it in the message were already stored.
         """
+        measures = self.registered()[1]
+        checked = [self.checked(s, measures) for s in submissions]
+        outcomes: list[Outcome] = []
+        with self.store.atomic():
+            ids = {c[0].id for c in checked if not isinstance(c, Outcome)}
+            history = self.store.figures_of(ids)
+            refs = [s.source_ref for s, c in zip(submissions, checked, strict=True)
+                    if not isinstance(c, Outcome)]  # fmt: skip
+            taken = self.store.stored_refs(refs)
+            stored: list[StoredSubmission] = []
+            for submission, check in zip(submissions, checked, strict=True):
+                if isinstance(check, Outcome):
+                    outcomes.append(check)
+                    continue
+                measure, period, entry = check
+                figures = history[measure.id]
+                outcome = self.weighed(submission, measure, period, entry, figures.values)
+                if isinstance(outcome, Outcome):
+                    outcomes.append(outcome)
+                    continue
+                row, colour, reasons = outcome
+                is_new = row.source_ref not in taken
+                earlier = figures.revisions.get(row.period, 0)
+                if is_new:
+                    taken.add(row.source_ref)
+                    stored.append(row)
+                    figures.revisions[row.period] = earlier + 1
+                    figures.values = with_figure(figures.values, row.period, row.value)
+                outcomes.append(Outcome(
+                    measure_id=measure.id,
+                    stored=True,
+                    code="stored" if is_new else "already_stored",
+                    period=row.period,
+                    value=row.value,
+                    display_value=format_value(row.value, measure.unit),
+                    status=colour,
+                    revised=is_new and earlier > 0,
+                    duplicate=not is_new,
+                    reasons=reasons,
+                ))  # fmt: skip
+            if stored:
+                self.store.add_submissions(stored)
+        return outcomes
+
+    def checked(
+        self, submission: Submission, measures: dict[str, Measure]
+    ) -> Outcome | tuple[Measure, Period, Entry]:
+        """The submission's measure (authorised), period and entry, or why it is refused."""
         measure_id = submission.measure_id.strip().upper()
         try:
-            measure = self.authorised_measure(measure_id, submission)
+            measure = self.authorised_measure(measure_id, submission, measures)
             period = self.resolve_period(measure, submission)
             entry = parse_entry(submission.raw_value, measure.unit, measure.id)
         except Refused as exc:
             return Outcome(measure_id, False, exc.code, exc.params, field=exc.field)
         except InvalidValue as exc:  # worded by templates/values.txt, through outcomes.txt
             return Outcome(measure_id, False, "invalid_value", {"code": exc.code, **exc.params})
+        return measure, period, entry
+
+    def weighed(
+        self, submission: Submission, measure: Measure, period: Period, entry: Entry,
+        figures: list[tuple[str, float | None]],
+    ) -> Outcome | tuple[StoredSubmission, str, tuple[str, ...]]:  # fmt: skip
+        """The row to store with its colour and reasons, or the outcome that holds it back
+        (implausible) or refuses it (commentary needed); `figures` is the measure's history."""
         shown = str(period)
         confirmed, typed_commentary = confirmed_by_word(entry.commentary)
         commentary = " ".join(filter(None, (typed_commentary, submission.commentary.strip())))
@@ -197,7 +263,6 @@ class Service(Workflow, Outreach):
         colour, reasons = "not_available", ()
         if entry.value is not None:
             value = entry.value
-            figures = self.store.figures(measure.id)
             query = None if confirmed or submission.confirm else plausibility(
                 value, measure.unit, latest_group(measure, shown, figures)
             )
@@ -228,28 +293,13 @@ class Service(Workflow, Outreach):
             value=entry.value,
             reason=entry.reason or "",
             commentary=commentary,
-            submitted_by=submission.sender.lower(),
+            submitted_by=sender,
             channel=submission.channel,
             source_ref=submission.source_ref,
             received_at=submission.received_at,
             public=public,
         )
-        with self.store.atomic():
-            earlier = self.store.revision_count(measure.id, shown)
-            is_new = self.store.add_submission(stored)
-        display = format_value(entry.value, measure.unit)
-        return Outcome(
-            measure_id=measure.id,
-            stored=True,
-            code="stored" if is_new else "already_stored",
-            period=shown,
-            value=entry.value,
-            display_value=display,
-            status=colour,
-            revised=is_new and earlier > 0,
-            duplicate=not is_new,
-            reasons=reasons,
-        )
+        return stored, colour, reasons
 
     def hold_back(
         self, measure: Measure, period: Period, submission: Submission, value: float, query: Query
@@ -294,8 +344,10 @@ class Service(Workflow, Outreach):
         words = self.templates.get_template("judgement.txt").module
         return [str(words.held_back(row, text)) for row, text in zip(rows, shown, strict=True)]
 
-    def authorised_measure(self, measure_id: str, submission: Submission) -> Measure:
-        measure = self.registered()[1].get(measure_id)  # active measures only
+    def authorised_measure(
+        self, measure_id: str, submission: Submission, measures: dict[str, Measure]
+    ) -> Measure:
+        measure = measures.get(measure_id)  # active measures only
         if measure is None:
             raise Refused("unknown_measure")
         sender = submission.sender.lower()
@@ -553,6 +605,16 @@ def public_mark(commentary: str) -> tuple[bool, str]:
     if text[: len(PUBLIC_MARK)].lower() == PUBLIC_MARK:
         return True, text[len(PUBLIC_MARK):].strip()
     return False, text
+
+
+def with_figure(
+    figures: list[tuple[str, float | None]], period: str, value: float | None
+) -> list[tuple[str, float | None]]:
+    """`figures` (oldest first) once `value` is stored for `period`: it becomes the period's
+    current value, as `Store.figures_of` would read it back."""
+    at = bisect.bisect_left(figures, period, key=lambda figure: figure[0])
+    stays = figures[at + 1 :] if at < len(figures) and figures[at][0] == period else figures[at:]
+    return [*figures[:at], (period, value), *stays]
 
 
 def silence_fields(silenced: dict[str, Silence], measure_id: str) -> dict[str, Any]:

@@ -61,6 +61,14 @@ class StoredSubmission:
         return "not_available" if self.value is None else "value"
 
 
+@dataclass
+class Figures:
+    """One measure's figures as judging reads them (``Store.figures_of``)."""
+
+    values: list[tuple[str, float | None]]  # (period, current value), oldest first
+    revisions: dict[str, int]  # period -> how many submissions it has
+
+
 class SchemaTooNew(RuntimeError):
     """The database was written by a newer pmbot; running old code on it could damage it."""
 
@@ -448,20 +456,38 @@ class Store(WorkflowTables):
         """
         return pd.read_sql_query(sql, self.db.conn)
 
-    def figures(self, measure_id: str) -> list[tuple[str, float | None]]:
-        """One measure's current value of each period, (period, value) oldest first.
+    def figures_of(self, measure_ids: Iterable[str]) -> dict[str, Figures]:
+        """Each measure's current value of each period, (period, value) oldest first, with
+        how many submissions each period has (a new one is a revision when it has any).
 
-        What judging one arriving figure needs, read through the by-measure index rather
-        than as a frame of the whole history.
+        What judging a message's figures needs, in one grouped pass over the by-measure index
+        for all of them (this runs for every message a poll takes).
         """
-        # SQLite takes a bare column from the row max() picked: one pass over the index, and
-        # plain tuples (this runs for every figure a poll takes).
+        ids = list(measure_ids)
+        found: dict[str, Figures] = {i: Figures([], {}) for i in ids}
+        if not ids:
+            return found
+        # SQLite takes a bare column from the row max() picked: the current value.
         rows = self.db.conn.execute(
-            "SELECT period, value, max(id) FROM submissions WHERE measure_id = ? "
-            "GROUP BY period ORDER BY period",
-            [measure_id],
+            "SELECT measure_id, period, value, max(id), count(*) FROM submissions "
+            f"WHERE measure_id IN ({', '.join('?' for _ in ids)}) "
+            "GROUP BY measure_id, period ORDER BY measure_id, period",
+            ids,
         )
-        return [(period, value) for period, value, _ in rows]
+        for measure_id, period, value, _, count in rows:
+            figures = found[measure_id]
+            figures.values.append((period, value))
+            figures.revisions[period] = count
+        return found
+
+    def stored_refs(self, source_refs: Iterable[str]) -> set[str]:
+        """Which of these source references were stored before (a redelivered message)."""
+        refs = list(source_refs)
+        if not refs:
+            return set()
+        slots = ", ".join("?" for _ in refs)
+        sql = f"SELECT source_ref FROM submissions WHERE source_ref IN ({slots})"
+        return {row[0] for row in self.db.conn.execute(sql, refs)}
 
     def latest_figures(self, measure_ids: Iterable[str]) -> dict[str, tuple[str, float | None]]:
         """Measure id -> (period, current value) of its latest period with a figure."""
