@@ -393,3 +393,25 @@ def test_the_rule_set_and_commentary_settings_are_checked_by_name():
     assert (chosen.spc_rules, chosen.commentary_required) == ("mdc2023", "red")
     with pytest.raises(ConfigError, match="PMBOT_SPC_RULES='nhs' is not allowed; use ptd or"):
         Settings.from_env({"PMBOT_SPC_RULES": "nhs"})
+
+
+def test_a_messages_figures_are_judged_in_order_as_if_each_earlier_one_were_stored(steady, clock):
+    def line(n: int, measure_id: str, raw: str) -> Submission:
+        return Submission(measure_id, raw, OWNER, "slack", f"m:{n}", clock(), period="2026-10")
+
+    outcomes = steady.service.submit_many([
+        line(1, "OD-01", "49.5"),
+        line(2, "OD-01", "4.9"),  # a slip: held back
+        line(3, "OD-01", "50"),  # a second figure for the period: a correction
+        line(4, "OD-01", "4.9"),  # the held-back figure sent again: that confirms it
+        line(5, "XX-99", "1"),
+        line(1, "OD-01", "49.5"),  # the first line redelivered
+    ])  # fmt: skip
+
+    assert [o.code for o in outcomes] == [
+        "stored", "queried", "stored", "stored", "unknown_measure", "already_stored",
+    ]  # fmt: skip
+    assert [o.revised for o in outcomes] == [False, False, True, True, False, False]
+    stored = steady.store.current_submissions(["2026-10"])[("OD-01", "2026-10")]
+    assert stored["value"] == 4.9 and stored["revisions"] == 3
+    assert steady.service.held_back(OCTOBER) == []
