@@ -467,17 +467,22 @@ class Store(WorkflowTables):
         found: dict[str, Figures] = {i: Figures([], {}) for i in ids}
         if not ids:
             return found
-        # SQLite takes a bare column from the row max() picked: the current value.
+        # Every submission in the by-measure index's order, the current value last of its
+        # period: faster than GROUP BY with max(), which SQLite does row by row anyway.
         rows = self.db.conn.execute(
-            "SELECT measure_id, period, value, max(id), count(*) FROM submissions "
+            "SELECT measure_id, period, value FROM submissions "
             f"WHERE measure_id IN ({', '.join('?' for _ in ids)}) "
-            "GROUP BY measure_id, period ORDER BY measure_id, period",
+            "ORDER BY measure_id, period, id",
             ids,
         )
-        for measure_id, period, value, _, count in rows:
+        for measure_id, period, value in rows:
             figures = found[measure_id]
-            figures.values.append((period, value))
-            figures.revisions[period] = count
+            count = figures.revisions.get(period, 0)
+            if count:
+                figures.values[-1] = (period, value)
+            else:
+                figures.values.append((period, value))
+            figures.revisions[period] = count + 1
         return found
 
     def stored_refs(self, source_refs: Iterable[str]) -> set[str]:
