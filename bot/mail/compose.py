@@ -55,6 +55,40 @@ class PlainHeaders(Compat32):
 PLAIN_HEADERS = PlainHeaders()
 
 
+class Composed(Message):
+    """A message `Composer.new_message` built (multipart/alternative of two `text_part`s),
+    which writes its own bytes: the generator's walk (a buffer and a cloned generator per
+    part, the boundary parsed back out of Content-Type) was a third of composing an answer.
+    The bytes are the generator's: headers through the message's policy, then the parts
+    between boundary lines (`tests/test_compose.py` checks them against the generator's).
+    Asked for another policy or line end, it leaves the writing to the generator.
+    """
+
+    boundary = ""
+
+    def as_bytes(self, unixfrom: bool = False, policy=None) -> bytes:
+        nl = self.policy.linesep
+        other = policy is not None and policy is not self.policy
+        if unixfrom or other or nl != "\n" or not self.boundary:
+            return super().as_bytes(unixfrom, policy)
+        between = f"{nl}--{self.boundary}{nl}".encode("ascii")
+        parts = [headers_bytes(part) + part.get_payload().encode("ascii")
+                 for part in self.get_payload()]  # fmt: skip
+        return b"".join((
+            headers_bytes(self),
+            f"--{self.boundary}{nl}".encode("ascii"),
+            between.join(parts),
+            f"{nl}--{self.boundary}--{nl}".encode("ascii"),
+        ))  # fmt: skip
+
+
+def headers_bytes(message: Message) -> bytes:
+    """The header block as `BytesGenerator` writes it, with the blank line after it."""
+    policy = message.policy
+    return b"".join([*(policy.fold_binary(h, v) for h, v in message.raw_items()),
+                     policy.linesep.encode("ascii")])  # fmt: skip
+
+
 class Composer:
     def __init__(self, templates: jinja2.Environment, mail_from: str, domain: str) -> None:
         self.templates = templates
@@ -75,7 +109,8 @@ class Composer:
         # Random, and short enough for the Content-Type header to fit on one line; "=_"
         # cannot occur in a base64 body.
         boundary = f"=_{secrets.token_hex(12)}"
-        message = Message(policy=PLAIN_HEADERS)
+        message = Composed(policy=PLAIN_HEADERS)
+        message.boundary = boundary
         message["Content-Type"] = f'multipart/alternative; boundary="{boundary}"'
         message["MIME-Version"] = "1.0"
         message.attach(text_part(text, "plain"))
