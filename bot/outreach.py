@@ -205,9 +205,9 @@ class Outreach(ABC):
     def last_values(self, measure_ids) -> dict[str, tuple[str, str]]:
         """Measure id -> (period, display value) of its most recent figure."""
         latest = self.store.latest_figures(measure_ids)
-        units = {m.id: m.unit for m in self.registered()[0]} if latest else {}
+        measures = self.registered()[1]  # by id: not a dict of the whole register a call
         return {
-            measure_id: (period, format_value(nan_to_none(value), units[measure_id]))
+            measure_id: (period, format_value(nan_to_none(value), measures[measure_id].unit))
             for measure_id, (period, value) in latest.items()
         }
 

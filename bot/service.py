@@ -97,6 +97,8 @@ class Service(Workflow, Outreach):
         self._register: tuple[int, list[Measure], dict[str, Measure], dict[str, Person]] = (
             -1, [], {}, {},
         )  # fmt: skip
+        # Active measures by owner, with the list they index (see `owned_by`).
+        self._owners: tuple[list[Measure], dict[str, list[Measure]]] = ([], {})
         # The last digest model built, under what it was built from (see `digest`).
         self._digest: tuple[tuple, Digest] | None = None
 
@@ -378,12 +380,21 @@ class Service(Workflow, Outreach):
     # -- status and exceptions --------------------------------------------------------------
 
     def measures_in(self, cycle: Period, owner: str | None = None) -> list[tuple[Measure, Period]]:
-        measures = self.registered()[0]
-        if owner is not None:
-            measures = [m for m in measures if m.owner_email == owner]
+        measures = self.registered()[0] if owner is None else self.owned_by(owner)
         if cycle.frequency == "quarterly":
             return [(m, cycle) for m in measures if m.frequency == "quarterly"]
         return [(m, p) for m in measures if (p := period_for(m.frequency, cycle))]
+
+    def owned_by(self, owner: str) -> list[Measure]:
+        """The active measures `owner` owns, in register order, from an index kept with the
+        register (an out-of-office reply asks for one owner's; the register has thousands)."""
+        measures = self.registered()[0]
+        if self._owners[0] is not measures:
+            index: dict[str, list[Measure]] = {}
+            for measure in measures:
+                index.setdefault(measure.owner_email, []).append(measure)
+            self._owners = (measures, index)
+        return self._owners[1].get(owner, [])
 
     def status(self, cycle: Period, now: datetime, *, owner: str | None = None) -> StatusReport:
         """Every measure of the cycle with its status; with `owner`, only that owner's (an
