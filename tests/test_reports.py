@@ -121,8 +121,8 @@ def outbox(bot) -> list:
     return [message_from_bytes(p.read_bytes()) for p in sorted(folder.iterdir())]
 
 
-def scorecards_on_digest_day(bot, clock, tmp_path) -> dict:
-    """The digest day's digest and scorecard emails, by recipient."""
+def scorecards_on_digest_day(bot, clock, tmp_path, ticks: int = 1) -> dict:
+    """The digest day's digest and scorecard emails, by recipient, after `ticks` ticks."""
     from bot.periods import parse_period
 
     register = tmp_path / "register.yaml"
@@ -131,7 +131,8 @@ def scorecards_on_digest_day(bot, clock, tmp_path) -> dict:
     digest_day = bot.service.calendar.cycle_dates(parse_period("2026-10")).digest
     clock.now = clock.now.replace(year=digest_day.year, month=digest_day.month,
                                   day=digest_day.day, hour=10)  # fmt: skip
-    bot.tick()
+    for _ in range(ticks):
+        bot.tick()
     return {m["To"]: m for m in outbox(bot) if m["X-PMBot"] in ("digest", "scorecard")}
 
 
@@ -162,19 +163,10 @@ def test_on_digest_day_each_area_lead_gets_their_own_scorecard_when_turned_on(
     from dataclasses import replace
 
     from bot.app import create_app
-    from bot.periods import parse_period
 
     bot = create_app(replace(settings, area_scorecards=turned_on), clock=clock)
-    register = tmp_path / "register.yaml"
-    register.write_text(SCORECARD_REGISTER)
-    bot.service.import_register(register, clock())
-    digest_day = bot.service.calendar.cycle_dates(parse_period("2026-10")).digest
-    clock.now = clock.now.replace(
-        year=digest_day.year, month=digest_day.month, day=digest_day.day, hour=10
-    )
-    bot.tick()
-    bot.tick()  # once per area and cycle, however often the clock ticks
-    sent = {m["To"]: m for m in outbox(bot) if m["X-PMBot"] in ("digest", "scorecard")}
+    # Two ticks: once per area and cycle, however often the clock ticks.
+    sent = scorecards_on_digest_day(bot, clock, tmp_path, ticks=2)
     if not turned_on:
         assert set(sent) == {"boss@agency.example"}
         return
