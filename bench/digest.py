@@ -110,8 +110,7 @@ def dom_content_loaded(pack: Path, workdir: Path) -> tuple[float | None, int]:
     return (float(found.group(1)) if found else None), elements
 
 
-def child(measures: int, opens: int) -> list[Figure]:
-    workdir = Path(tempfile.mkdtemp(prefix="pmbot-digest-"))
+def child(measures: int, opens: int, workdir: Path) -> list[Figure]:
     copy_world(measures, workdir)
     bot = create_app(settings(workdir), clock=lambda: NOW)
     report = bot.service.status(CYCLE, NOW)
@@ -176,7 +175,9 @@ def main() -> None:
     args = parser.parse_args()
     opens = 0 if args.no_browser else args.opens
     if args.child:
-        print(json.dumps([f.__dict__ for f in child(args.measures, opens)]))
+        with tempfile.TemporaryDirectory(prefix="pmbot-digest-") as workdir:  # a world's copy
+            figures = child(args.measures, opens, Path(workdir))
+        print(json.dumps([f.__dict__ for f in figures]))
         return
     figures = []
     for size in args.sizes:

@@ -21,7 +21,6 @@ seconds, replies per CPU-second, peak memory, the ratio to the floor and the gro
 from __future__ import annotations
 
 import argparse
-import shutil
 import sqlite3
 import sys
 import tempfile
@@ -150,8 +149,7 @@ def floor(inbox: Path, workdir: Path) -> float:
     return out["cpu"]
 
 
-def child(path: str, measures: int, replies: int) -> Figure:
-    workdir = Path(tempfile.mkdtemp(prefix="pmbot-ingest-"))
+def child(path: str, measures: int, replies: int, workdir: Path) -> Figure:
     copy_world(measures, workdir, year=path == "ingest")
     now = datetime(2026, 11, 3, 11, tzinfo=LONDON)
     bot = create_app(settings(workdir), clock=lambda: now)
@@ -173,7 +171,6 @@ def child(path: str, measures: int, replies: int) -> Figure:
     extra = {"floor": base, "replies_per_cpu_s": replies / out["cpu"], "stored": stored,
              "wall": out["wall"]}  # fmt: skip
     bot.close()
-    shutil.rmtree(workdir, ignore_errors=True)  # a copy of the world and 4,000 mail files
     return Figure(path, measures, out["cpu"], peak_mb(), extra)
 
 
@@ -184,7 +181,9 @@ def main() -> None:
     parser.add_argument("--paths", nargs="+", default=["ingest", "ingest-bare"])
     args = parser.parse_args()
     if args.child:
-        print(child(args.child, args.measures, args.replies).as_json())
+        # A copy of the world and 4,000 mail files, removed however the child ends.
+        with tempfile.TemporaryDirectory(prefix="pmbot-ingest-") as workdir:
+            print(child(args.child, args.measures, args.replies, Path(workdir)).as_json())
         return
     figures = [figure for path in args.paths for size in args.sizes
                for figure in measure_in_child(Path(__file__), path, size, "--replies",

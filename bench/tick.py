@@ -80,8 +80,7 @@ def record(bot, kind: str, keys, day: date, hour: int = 9) -> None:
             bot.service.record_action(kind, key, now, cycle=str(CYCLE))
 
 
-def child(path: str, measures: int) -> Figure:
-    workdir = Path(tempfile.mkdtemp(prefix="pmbot-tick-"))
+def child(path: str, measures: int, workdir: Path) -> Figure:
     copy_world(measures, workdir, year=path != "idle-bare")
     clock: dict = {}
     changes = {}
@@ -143,7 +142,8 @@ def main() -> None:
     parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=PATHS)
     args = parser.parse_args()
     if args.child:
-        print(child(args.child, args.measures).as_json())
+        with tempfile.TemporaryDirectory(prefix="pmbot-tick-") as workdir:  # a world's copy
+            print(child(args.child, args.measures, Path(workdir)).as_json())
         return
     figures = []
     for path in args.paths:
