@@ -16,9 +16,9 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import islice
 from datetime import datetime
 from email.message import Message
+from itertools import islice
 from pathlib import Path
 from types import ModuleType
 
@@ -62,8 +62,8 @@ log = logging.getLogger("pmbot")
 # The poller and the scheduler deliver from the same outbox; one at a time, so that a message
 # is never picked up by both. (One pmbot process per database, as the README says.)
 DELIVERY = threading.Lock()
-# Messages a poll takes per transaction: a commit per message was a third of a reply's cost,
-# and a batch holds the write lock for about a tenth of a second.
+# Messages a poll takes per transaction. A commit per message cost about 0.1 ms of CPU, a
+# twentieth of a reply; a batch holds the write lock for about a tenth of a second.
 POLL_BATCH = 50
 Clock = Callable[[], datetime]
 

@@ -5,6 +5,7 @@ The scenario shared with the IMAP, EWS and Graph backends is in tests/mail_scena
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,33 @@ def test_the_reply_period_comes_from_the_prompt_it_answers(prompted, clock):
     bot.mail.deliver_to_inbox(figures_reply(prompt))
     bot.poll_mail()
     assert bot.store.submissions_for("OD-01", "2026-10")[0]["value"] == 48
+
+
+def test_a_database_failure_mid_poll_leaves_the_batch_in_the_inbox_and_loses_nothing(
+    prompted, settings, monkeypatch
+):
+    bot, prompt = prompted
+    for body in ("OD-01: 47\nOD-02: 91%", "OD-01: 46", "OD-01: 45"):
+        bot.mail.deliver_to_inbox(figures_reply(prompt, body))
+    record = bot.service.record_inbound
+    calls = []
+
+    def failing_on_the_third(**fields):
+        calls.append(fields["message_id"])
+        if len(calls) == 3:
+            raise sqlite3.OperationalError("disk I/O error")
+        return record(**fields)
+
+    monkeypatch.setattr(bot.service, "record_inbound", failing_on_the_third)
+    with pytest.raises(sqlite3.OperationalError):
+        bot.poll_mail()
+    # The batch's transaction was undone, so its messages stay in the inbox, nothing stored.
+    assert len(files(settings.maildir / "inbox")) == 3
+    assert bot.store.submission_count() == 0 and bot.store.count("inbound") == 0
+    assert confirmations(bot) == []
+
+    monkeypatch.setattr(bot.service, "record_inbound", record)
+    assert scenario.outcomes(bot) == ["stored"] * 3
+    assert files(settings.maildir / "inbox") == []
+    assert bot.store.submission_count() == 4 and len(confirmations(bot)) == 3
+    assert scenario.outcomes(bot) == [], "each message was taken once"
