@@ -44,6 +44,27 @@ def test_a_header_is_written_exactly_as_compat32_writes_it(name, value):
         assert fast.fold(name, value) == slow.fold(name, value)
 
 
+# Long runs of words such as a References header of Message-IDs: lines folded at spaces.
+WORDS = st.lists(
+    st.one_of(
+        st.sampled_from(["<1234.reply@client.example>", "a", "Re:", "[ref]",
+                         "<176521234567.12345.1234567890123.confirmation@x.example>"]),
+        st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=90),
+    ),
+    min_size=1,
+    max_size=12,
+).map(" ".join)  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None)
+@given(NAMES, WORDS, st.sampled_from([78, 40, 100]))
+def test_a_long_header_of_words_folds_where_compat32_folds_it(name, value, limit):
+    for linesep in ("\n", "\r\n"):
+        fast = PLAIN_HEADERS.clone(linesep=linesep, max_line_length=limit)
+        slow = compat32.clone(linesep=linesep, max_line_length=limit)
+        assert fast.fold_binary(name, value) == slow.fold_binary(name, value)
+
+
 def test_a_message_serialises_to_the_same_bytes_under_compat32(tmp_path):
     composer = Composer(make_environment(TEMPLATES), "pmbot@agency.example", "agency.example")
     now = datetime(2026, 11, 3, 11, tzinfo=LONDON)
@@ -77,3 +98,13 @@ def test_a_message_is_built_as_the_stdlib_mime_classes_build_it(text, html):
     assert [p.get_payload(decode=True) for p in ours.get_payload()] == [
         text.encode("utf-8"), html.encode("utf-8")
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=3000))
+def test_a_body_is_base64_encoded_as_the_stdlib_encodes_it(data):
+    from email.base64mime import body_encode
+
+    from bot.mail.compose import base64_lines
+
+    assert base64_lines(data) == body_encode(data)

@@ -7,9 +7,10 @@ that pmbot never answers its own mail.
 
 from __future__ import annotations
 
+import binascii
+import functools
 import secrets
 from datetime import datetime
-from email import base64mime
 from email.errors import HeaderParseError
 from email.header import Header, decode_header, make_header
 from email.message import Message
@@ -25,13 +26,14 @@ MAX_REFERENCES = 10
 
 
 class PlainHeaders(Compat32):
-    """compat32, writing a header that needs no folding or encoding as it is.
+    """compat32, writing a header of plain words as compat32 would, without its folding code.
 
     compat32 sends every header through `email.header.Header` to fold it, about a fifth of
-    composing an answer. A value of printable ASCII words separated by single spaces that fits
-    on one line comes out of it unchanged, and one long word goes whole onto the next line, so
-    they are written directly; anything else (long with places to fold, non-ASCII, tabs, runs
-    of spaces, line breaks, a `Header`) takes compat32's own path.
+    composing an answer. A value of printable ASCII words separated by single spaces comes out
+    of it unchanged if it fits on one line; if not, and it has no ";" or "," (where compat32
+    prefers to break), it is cut greedily before the word that overflows (`fold_words`). So
+    these are written directly; anything else (non-ASCII, tabs, runs of spaces, line breaks,
+    long with ";" or ",", a `Header`) takes compat32's own path.
     `tests/test_compose.py` checks both give the same bytes.
     """
 
@@ -43,13 +45,34 @@ class PlainHeaders(Compat32):
             and "  " not in value
             and value == value.strip()
         ):
-            if len(name) + 2 + len(value) <= (self.max_line_length or 1_000_000):
+            limit = self.max_line_length or 1_000_000
+            if len(name) + 2 + len(value) <= limit:
                 return f"{name}: {value}{self.linesep}"
-            if value and not any(c in value for c in " ;,"):
-                # One long word (a Message-ID): nowhere to fold, so compat32 moves it whole
-                # onto a continuation line.
-                return f"{name}: {self.linesep} {value}{self.linesep}"
+            if ";" not in value and "," not in value:
+                return fold_words(name, value, limit, self.linesep)
         return super()._fold(name, value, sanitize)
+
+
+def fold_words(name: str, value: str, limit: int, linesep: str) -> str:
+    """What compat32 writes for a long header of words (Message-IDs) split by single spaces:
+    a line is ended before the word that takes it past `limit`; a first word that cannot
+    follow the name goes, with nothing before it, onto the next line."""
+    lines: list[str] = []
+    line = ""
+    size = len(name) + 2
+    for word in value.split(" "):
+        if not line:
+            line, size = word, size + len(word)
+            if size > limit:  # the first word, too long to follow the name
+                lines.append("")
+                line, size = f" {word}", 1 + len(word)
+        elif size + 1 + len(word) > limit:
+            lines.append(line)
+            line, size = f" {word}", 1 + len(word)
+        else:
+            line, size = f"{line} {word}", size + 1 + len(word)
+    lines.append(line)
+    return f"{name}: {linesep.join(lines)}{linesep}"
 
 
 PLAIN_HEADERS = PlainHeaders()
@@ -72,7 +95,7 @@ class Composed(Message):
         if unixfrom or other or nl != "\n" or not self.boundary:
             return super().as_bytes(unixfrom, policy)
         between = f"{nl}--{self.boundary}{nl}".encode("ascii")
-        parts = [headers_bytes(part) + part.get_payload().encode("ascii")
+        parts = [part_headers_bytes(part) + part.get_payload().encode("ascii")
                  for part in self.get_payload()]  # fmt: skip
         return b"".join((
             headers_bytes(self),
@@ -84,9 +107,25 @@ class Composed(Message):
 
 def headers_bytes(message: Message) -> bytes:
     """The header block as `BytesGenerator` writes it, with the blank line after it."""
-    policy = message.policy
-    return b"".join([*(policy.fold_binary(h, v) for h, v in message.raw_items()),
+    return header_block(message.policy, message.raw_items())
+
+
+def part_headers_bytes(part: Message) -> bytes:
+    """`headers_bytes` of a part; a `text_part`'s headers are the same in every message."""
+    items = tuple(part.raw_items())
+    try:
+        return _same_header_block(part.policy, items)
+    except TypeError:  # a `Header` object among the values: unhashable, so not kept
+        return header_block(part.policy, items)
+
+
+def header_block(policy, items) -> bytes:
+    return b"".join([*(policy.fold_binary(h, v) for h, v in items),
                      policy.linesep.encode("ascii")])  # fmt: skip
+
+
+# Keyed on everything the bytes depend on (the policy object, every name and value): exact.
+_same_header_block = functools.lru_cache(maxsize=16)(header_block)
 
 
 class Composer:
@@ -203,8 +242,16 @@ def text_part(text: str, subtype: str) -> Message:
     part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
     part["MIME-Version"] = "1.0"
     part["Content-Transfer-Encoding"] = "base64"
-    part.set_payload(base64mime.body_encode(text.encode("utf-8")) if text else "")
+    part.set_payload(base64_lines(text.encode("utf-8")) if text else "")
     return part
+
+
+def base64_lines(data: bytes) -> str:
+    """What `email.base64mime.body_encode(data)` gives (lines of 76 characters, each ending
+    in a newline), from one call to the encoder instead of one a line: a line holds 57 bytes,
+    a multiple of 3, so the lines are the whole encoding cut every 76 characters."""
+    encoded = binascii.b2a_base64(data, newline=False).decode("ascii")
+    return "".join([f"{encoded[i : i + 76]}\n" for i in range(0, len(encoded), 76)])
 
 
 def mark_automatic(message: Message, kind: str) -> None:
