@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from datetime import datetime
 from email.policy import compat32
 from pathlib import Path
@@ -108,3 +110,30 @@ def test_a_body_is_base64_encoded_as_the_stdlib_encodes_it(data):
     from bot.mail.compose import base64_lines
 
     assert base64_lines(data) == body_encode(data)
+
+
+def test_a_confirmation_says_why_leaders_will_see_a_stored_figure_as_an_exception(tmp_path):
+    from email import message_from_bytes
+
+    from bot.events import Outcome
+
+    # The templates directory is a copy, so that editing its labels shows in the next answer.
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    composer = Composer(make_environment(templates), "pmbot@agency.example", "agency.example")
+    now = datetime(2026, 11, 3, 11, tzinfo=LONDON)
+    original = message_from_bytes(b"From: owner@agency.example\nSubject: Figures\n\nOD-01: 9\n")
+    stored = Outcome("OD-01", True, "stored", period="2026-10", display_value="9",
+                     status="amber", reasons=("special_cause_concern", "improving"))  # fmt: skip
+
+    def bodies() -> list[str]:
+        message = composer.confirmation(original, "owner@agency.example", [stored], now)
+        return [part.get_payload(decode=True).decode() for part in message.get_payload()]
+
+    for body in bodies():
+        assert ("amber, shown to leaders as an exception: special cause: concern; "
+                "improving, still short of target") in body  # fmt: skip
+    labels = templates / "digest" / "labels.txt"
+    labels.write_text(labels.read_text().replace('"special cause: concern"', '"unusual: worse"'))
+    os.utime(labels, (labels.stat().st_mtime + 5,) * 2)  # a later edit, whatever the clock
+    assert all("exception: unusual: worse; improving" in body for body in bodies())

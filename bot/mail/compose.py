@@ -216,10 +216,13 @@ class Composer:
     ) -> Message:
         """The answer to a reply; `notice` (kind unverified, too_large or too_long, with its
         details) says why a whole message was not read."""
+        # The labels are looked up here, once for both bodies: a `{% from ... import %}` in
+        # each template compares every global of the environment on every render.
+        labels = self.templates.get_template("digest/labels.txt").module
         return self.answer("confirmation", original, to, now,
                            stored=[o for o in outcomes if o.stored],
                            refused=[o for o in outcomes if not o.stored],
-                           notice=notice)  # fmt: skip
+                           notice=notice, REASON=labels.REASON)  # type: ignore[attr-defined]  # fmt: skip
 
     def answer(
         self, template: str, original: Message, to: str, now: datetime, **context
