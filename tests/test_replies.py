@@ -495,3 +495,28 @@ def test_zoho_and_bold_separators_cut_the_quote():
     zoho = "---- On Mon, 03 Nov 2026 09:12:00 +0000 Bot <b@x.example> wrote ----"
     assert strip_quoted(f"OD-01: 4\n{zoho}\nOD-01: 12") == "OD-01: 4"
     assert strip_quoted("OD-01: 4\n*-----Original Message-----*\nOD-01: 12") == "OD-01: 4"
+
+
+QUOTE_LINES = st.lists(
+    st.sampled_from([
+        "-", "--", "---", " ", "*", "_", "wrote", "schrieb", "a écrit", "On", "Jane", "Mon 3",
+        "09:12", ":", "<", ">", "bot@x.example", "Original Message", "Forwarded message", "/Ops/",
+        "on", "1",
+    ]),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=2000, suppress_health_check=list(HealthCheck))
+@given(QUOTE_LINES | st.text(max_size=80))
+def test_a_line_skipped_by_the_cheap_checks_is_never_a_quote_marker(line):
+    # strip_quoted tries the attribution patterns only on lines ending in ":" and the
+    # separator pattern only on lines starting "--": a line either check skips must be one
+    # the pattern would not have matched, or quoted text would be read as new.
+    from bot.mail import replies
+
+    text = line.strip()
+    if replies._BARE_ATTRIBUTION.fullmatch(text) or replies._ADDRESS_ATTRIBUTION.fullmatch(text):
+        assert text.endswith(":")
+    separator = line.strip(" \t*_")
+    assert replies._is_separator(line) == bool(replies._ORIGINAL_MESSAGE.fullmatch(separator))

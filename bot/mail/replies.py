@@ -201,6 +201,8 @@ def _decoded(part: Message) -> str:
 
 def _param(part: Message, name: str) -> str:
     """A Content-Type parameter, lower-cased ('' if absent), RFC 2231 encoding undone."""
+    if name not in str(part.get("Content-Type", "")).lower():
+        return ""  # as get_param says, without parsing every parameter: the usual case
     return collapse_rfc2231_value(part.get_param(name, "")).lower()
 
 
@@ -364,7 +366,7 @@ def strip_quoted(text: str) -> str:
     i = 0
     while i < len(lines):
         line = lines[i]
-        if _ORIGINAL_MESSAGE.fullmatch(line.strip(" \t*_")) or _starts_header_block(lines, i):
+        if _is_separator(line) or _starts_header_block(lines, i):
             break
         if size := _attribution_size(lines, i):
             if not _quote_follows(lines, i + size):
@@ -381,6 +383,13 @@ def strip_quoted(text: str) -> str:
         kept.pop()  # blank lines and the "_____" rule Outlook puts above a header block
     start = next((n for n, line in enumerate(kept) if line.strip()), len(kept))
     return "\n".join(kept[start:])
+
+
+def _is_separator(line: str) -> bool:
+    """'-----Original Message-----' and kin. Each such line starts with two hyphens: checked
+    first, the pattern is not tried on the many lines that do not."""
+    text = line.strip(" \t*_")
+    return text.startswith("--") and bool(_ORIGINAL_MESSAGE.fullmatch(text))
 
 
 def _starts_header_block(lines: list[str], i: int) -> bool:
@@ -400,10 +409,12 @@ def _attribution_size(lines: list[str], i: int) -> int:
     """1 to 4 if an "On <date>, <name> wrote:" line (Gmail wraps it over up to four) or
     another client's attribution starts at i."""
     line = lines[i].strip()
-    if len(line) < 300 and _BARE_ATTRIBUTION.fullmatch(line):
-        return 1
-    if len(line) < 300 and _ADDRESS_ATTRIBUTION.fullmatch(line) and _quote_follows(lines, i + 1):
-        return 1
+    # Both one-line patterns end in ":", which most lines do not: tried only on those that do.
+    if len(line) < 300 and line.endswith(":"):
+        if _BARE_ATTRIBUTION.fullmatch(line):
+            return 1
+        if _ADDRESS_ATTRIBUTION.fullmatch(line) and _quote_follows(lines, i + 1):
+            return 1
     if not _ATTRIBUTION_START.match(line):
         return 0
     for size in (1, 2, 3, 4):
@@ -424,5 +435,5 @@ def _is_mobile_signature(line: str) -> bool:
     """'Sent from my iPhone', 'Get Outlook for iOS<https://aka.ms/o0ukef>' and kin."""
     if len(line) > 120:
         return False
-    words = re.sub(r"<[^>]*>", "", line).strip()
+    words = (re.sub(r"<[^>]*>", "", line) if "<" in line else line).strip()
     return len(words.split()) <= 7 and bool(_MOBILE_SIGNATURE.match(words))
