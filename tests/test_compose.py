@@ -137,3 +137,21 @@ def test_a_confirmation_says_why_leaders_will_see_a_stored_figure_as_an_exceptio
     labels.write_text(labels.read_text().replace('"special cause: concern"', '"unusual: worse"'))
     os.utime(labels, (labels.stat().st_mtime + 5,) * 2)  # a later edit, whatever the clock
     assert all("exception: unusual: worse; improving" in body for body in bodies())
+
+
+def test_a_composed_body_is_the_text_the_template_renders(tmp_path):
+    from bot.render import environment
+
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    (templates / "body.txt").write_text(
+        "{% for n in range(2) %}{{ n }} {{ STATUS.green }} {{ own }} {{ who }}\n{% endfor %}"
+        "{% set hidden = 1 %}{{ zip([1], [2]) | list }} {{ REASON.get('red') }}\n"
+    )
+    env = environment(templates)
+    composer = Composer(env, "pmbot@agency.example", "agency.example")
+    env.get_template("body.txt", globals={"own": "template's own", "who": "global"})
+    for context in ({"who": "Jane"}, {"who": "<Jane>", "STATUS": {"green": "shadowed"}}):
+        expected = env.get_template("body.txt").render(**context)
+        assert composer.render("body.txt", **context) == expected
+        assert "template's own" in expected
