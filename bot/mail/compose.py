@@ -146,7 +146,11 @@ class Composer:
         for layer in reversed(getattr(found.globals, "maps", [found.globals])):
             values.update(layer)
         values.update(context)
-        return str(found.make_module(values, shared=True))
+        try:
+            return str(found.make_module(values, shared=True))
+        except Exception:  # re-raised as Template.render does, traceback at the template line
+            self.templates.handle_exception()
+            raise  # not reached: handle_exception raises
 
     def new_message(
         self, kind: str, to: str, subject: str, now: datetime, text: str, html: str
