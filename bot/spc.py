@@ -240,8 +240,8 @@ def latest_point(
         points = sum(1 for v in group if not math.isnan(v))
         return columns["special_cause"][-1] if y else None, variation, assurance, points
     lines = _lines(*_mean_and_mr(group, screen_outliers=True))
-    present = [v for v in group if not math.isnan(v)]
-    cause = _special_causes(present[-RUN_LENGTH:], lines, rules)[-1]
+    present = [v for v in group if v == v]  # NaN is the one float unequal to itself
+    cause = _last_cause(present, lines, rules)
     special, variation = None, "common_cause"
     if cause is not None:
         rule, high = cause
@@ -305,21 +305,28 @@ def _chart_group(
 
 def _mean_and_mr(base: list[float], screen_outliers: bool) -> tuple[float, float]:
     """Mean and mean moving range of a group's baseline points."""
-    ranges = [abs(b - a) for a, b in itertools.pairwise(base)]  # NaN beside a gap
-    mr_mean = _mean(ranges)
+    # A range beside a gap is NaN, and NaN is the one float unequal to itself.
+    ranges = [r for a, b in itertools.pairwise(base) if (r := abs(b - a)) == r]
+    mr_mean = _mean_of(ranges)
     # With every range zero there is nothing unusual to screen (see the module docstring).
-    if screen_outliers and mr_mean > 0:
-        mr_mean = _mean([r for r in ranges if r < MR_OUTLIER_FACTOR * mr_mean])
+    # Most groups have no range to screen out, and the same ranges give the same mean.
+    if screen_outliers and mr_mean > 0 and max(ranges) >= MR_OUTLIER_FACTOR * mr_mean:
+        limit = MR_OUTLIER_FACTOR * mr_mean
+        mr_mean = _mean_of([r for r in ranges if r < limit])
     return _mean(base), mr_mean
 
 
 def _mean(values: Iterable[float]) -> float:
-    """Mean of the non-missing values, NaN if none.
+    """Mean of the non-missing values, NaN if none (``_mean_of`` them)."""
+    return _mean_of([v for v in values if v == v])  # NaN is the one float unequal to itself
+
+
+def _mean_of(present: Sequence[float]) -> float:
+    """Mean of values with no gaps, NaN if none.
 
     Summed in order, then corrected by the mean residual as R's ``mean`` does, so a flat series
     of 0.1s has a mean of exactly 0.1 and no point reads as above or below it.
     """
-    present = [v for v in values if not math.isnan(v)]
     if not present:
         return math.nan
     total = 0.0
@@ -381,6 +388,48 @@ def _special_causes(
         else:
             causes.append(None)
     return causes
+
+
+def _last_cause(
+    points: Sequence[float], lines: dict[str, float], rules: str = "ptd"
+) -> tuple[str, bool] | None:
+    """``_special_causes(points, lines, rules)[-1]``, judging the last point alone.
+
+    A figure as it arrives needs only its own reading, and every rule that can flag the last
+    point looks only at the window that ends with it: the last ``RUN_LENGTH`` points for a
+    shift or a trend, the last three for two in three.
+    """
+    n = len(points)
+    mean = lines["mean"]
+    last = points[-1]
+    side = _sign(last - mean)
+    if last > lines["upl"] or last < lines["lpl"]:
+        return ("outside_limits", side > 0)
+    if n >= RUN_LENGTH:
+        run = points[-RUN_LENGTH:]
+        steps = [_sign(b - a) for a, b in itertools.pairwise(run)]
+        if steps[0] != 0 and steps.count(steps[0]) == RUN_LENGTH - 1:
+            return ("trend", steps[0] > 0)
+    if n >= 3 and _near(last, lines):
+        window = points[-3:]
+        sides = [_sign(x - mean) for x in window]
+        outside = [x > lines["upl"] or x < lines["lpl"] for x in window]
+        beyond_two = [
+            _near(x, lines) or (rules == "mdc2023" and out)
+            for x, out in zip(window, outside, strict=True)
+        ]
+        if sum(beyond_two) >= 2 and abs(sum(sides)) == 3:
+            return ("two_in_three", side > 0)
+    shift = n >= RUN_LENGTH and all(_sign(x - mean) == side for x in points[-RUN_LENGTH:])
+    if side != 0 and shift:
+        return ("shift", side > 0)
+    return None
+
+
+def _near(x: float, lines: dict[str, float]) -> bool:
+    """Beyond two sigma but within the limits (``_special_causes``' ``near``)."""
+    outside = x > lines["upl"] or x < lines["lpl"]
+    return not outside and (x < lines["sigma_2_lower"] or x > lines["sigma_2_upper"])
 
 
 def _sign(x: float) -> int:

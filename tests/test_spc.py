@@ -802,3 +802,49 @@ def test_the_latest_point_reads_as_the_whole_chart_does(values, better, target, 
     cause = columns["special_cause"][-1] if values else None
     latest = spc.latest_point(values, better, target, rebase_at=rebase_at, rules=rules)
     assert latest == (cause, variation, assurance, points)
+
+
+# Points around lines at 100 +- 10 (two sigma at 100 +- 6.67): on the mean, between the sigma
+# lines, beyond two sigma, on and beyond the limits, in runs and repeats.
+NEAR_LINES = st.lists(
+    st.sampled_from([88.0, 90.0, 92.0, 95.0, 97.0, 99.0, 100.0, 101.0, 103.0, 105.0,
+                     108.0, 110.0, 112.0]),  # fmt: skip
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(NEAR_LINES, st.sampled_from(spc.RULE_SETS), st.booleans())
+def test_the_last_point_alone_gets_the_cause_the_whole_chart_gives_it(points, rules, runs):
+    if runs:  # a rise, a fall or a run on one side ending at the last point
+        points = points[:-1] + [points[-1] + step for step in (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)]
+    lines = spc._lines(100.0, 10.0 / spc.LIMIT_FACTOR)
+    assert spc._last_cause(points, lines, rules) == spc._special_causes(points, lines, rules)[-1]
+
+
+def r_mean(values: list[float]) -> float:
+    """The mean as the chart took it before: R's, summed in order with its residual."""
+    present = [v for v in values if not math.isnan(v)]
+    if not present:
+        return math.nan
+    total = 0.0
+    for v in present:
+        total += v
+    mean = total / len(present)
+    residual = 0.0
+    for v in present:
+        residual += v - mean
+    return mean + residual / len(present)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.floats(-1e6, 1e6), st.just(math.nan), st.sampled_from([0.1, 0.7]))))
+def test_the_limits_come_from_the_same_mean_and_moving_range_to_the_last_bit(values):
+    ranges = [abs(b - a) for a, b in zip(values, values[1:], strict=False)]
+    mr_mean = r_mean(ranges)
+    if mr_mean > 0:
+        mr_mean = r_mean([r for r in ranges if r < spc.MR_OUTLIER_FACTOR * mr_mean])
+    mean = r_mean(values)
+    got = spc._mean_and_mr(values, screen_outliers=True)
+    assert [repr(v) for v in got] == [repr(mean), repr(mr_mean)]
