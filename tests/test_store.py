@@ -97,6 +97,21 @@ def test_a_correction_is_a_new_row_and_the_latest_row_is_current(store):
     assert [r["value"] for r in store.submissions_for("OD-01", "2026-10")] == [48.0, 51.0]
 
 
+def test_judging_reads_each_period_current_figure_oldest_first_with_its_count(store):
+    sent = [("OD-01", "2026-09", 47.0), ("OD-01", "2026-07", 45.0), ("OD-02", "2026-08", 3.0),
+            ("OD-01", "2026-09", None), ("OD-01", "2026-08", 46.0), ("OD-01", "2026-09", 49.5),
+            ("OD-01", "2026-07", 44.0)]  # fmt: skip
+    store.add_submissions(
+        submission(f"ref-{n}", measure, period, value)
+        for n, (measure, period, value) in enumerate(sent)
+    )
+    figures = store.figures_of(["OD-01", "OD-03", "OD-01"])
+    assert list(figures) == ["OD-01", "OD-03"]
+    assert figures["OD-01"].values == [("2026-07", 44.0), ("2026-08", 46.0), ("2026-09", 49.5)]
+    assert figures["OD-01"].revisions == {"2026-07": 2, "2026-08": 1, "2026-09": 3}
+    assert (figures["OD-03"].values, figures["OD-03"].revisions) == ([], {})
+
+
 def test_a_failed_transaction_writes_nothing(store):
     with pytest.raises(sqlite3.IntegrityError), store.atomic():
         store.add_submission(submission("ok"))
