@@ -26,7 +26,6 @@ Such a figure is not stored silently: the owner is asked to confirm or correct i
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -64,7 +63,7 @@ class Reading:
 
 def plausibility(value: float, unit: str, history: Sequence[float]) -> Query | None:
     """A Query when ``value`` is implausible against ``history`` (the latest group's values)."""
-    earlier = [v for v in history if v is not None and not math.isnan(v)]
+    earlier = [v for v in history if v is not None and v == v]  # NaN is unequal to itself
     if len(earlier) < MIN_HISTORY:
         return None
     mean, lower, upper = spc.process_limits(earlier)
@@ -93,13 +92,10 @@ Figures = Sequence[tuple[str, float | None]]
 
 def latest_group(measure: Measure, period: str, figures: Figures) -> list[float]:
     """The values before ``period`` since the measure's latest rebase, oldest first."""
-    start = measure.rebase_for(period)
+    start = measure.rebase_for(period) if measure.rebase else None
     first = start.period if start is not None else ""
-    return [
-        float(v)
-        for p, v in figures
-        if first <= p < period and v is not None and not math.isnan(v)
-    ]
+    # NaN is the one value unequal to itself.
+    return [float(v) for p, v in figures if first <= p < period and v is not None and v == v]
 
 
 def reading(
@@ -118,14 +114,16 @@ def reading(
         amber = parse_tolerance(measure.amber_tolerance)
         status = rag(value, measure.better, target, amber, parse_tolerance(measure.red_tolerance))
     quarterly = measure.frequency == "quarterly"
-    rows = [(p, v) for p, v in figures if p < period and ("Q" in p) == quarterly]
-    rows.append((period, value))
+    values = [v for p, v in figures if p < period and ("Q" in p) == quarterly]
+    values.append(value)
     rebase_at = []
     if measure.rebase:
-        groups = [_group_of(measure, p) for p, _ in rows]
-        rebase_at = [i for i in range(1, len(rows)) if groups[i] != groups[i - 1]]
+        periods = [p for p, _ in figures if p < period and ("Q" in p) == quarterly]
+        periods.append(period)
+        groups = [_group_of(measure, p) for p in periods]
+        rebase_at = [i for i in range(1, len(periods)) if groups[i] != groups[i - 1]]
     cause, variation, assurance, points = spc.latest_point(
-        [v for _, v in rows], measure.better, target, rebase_at=rebase_at, rules=rules
+        values, measure.better, target, rebase_at=rebase_at, rules=rules
     )
     reasons = exception_reasons(
         status, cause, variation, assurance, trial_limits=points < spc.MIN_FIXED_POINTS

@@ -7,9 +7,10 @@ whether a value is acceptable. Every method that depends on the time takes `now`
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -359,23 +360,13 @@ class Service(Workflow, Outreach):
         return measure
 
     def resolve_period(self, measure: Measure, submission: Submission) -> Period:
-        today = london_date(submission.received_at)
-        if submission.period:
-            try:
-                period = parse_reporting_period(submission.period, self.year_start)
-            except InvalidPeriod as exc:
-                raise Refused("invalid_period", "period", detail=str(exc)) from exc
-            if period.frequency != measure.frequency:
-                example = "2026-Q3" if measure.frequency == "quarterly" else "2026-10"
-                raise Refused(
-                    "wrong_frequency", "period", frequency=measure.frequency, example=example
-                )
-        else:
-            cycle = parse_period(submission.cycle) if submission.cycle else reporting_period(today)
-            period = latest_period(measure.frequency, cycle)
-        if period.end >= today:
-            raise Refused("not_ended", "period", period=str(period))
-        return period
+        return figure_period(
+            measure.frequency,
+            submission.period,
+            submission.cycle,
+            london_date(submission.received_at),
+            self.year_start,
+        )
 
     # -- status and exceptions --------------------------------------------------------------
 
@@ -663,6 +654,27 @@ def rag_of(measure: Measure, value: float, period: str) -> str:
         parse_tolerance(measure.amber_tolerance),
         parse_tolerance(measure.red_tolerance),
     )
+
+
+@functools.lru_cache(maxsize=256)  # a message's figures share one; a day's messages a few
+def figure_period(
+    frequency: str, named: str | None, cycle: str | None, today: date, year_start: int
+) -> Period:
+    """The period a figure of a `frequency` measure sent `today` is for: the `named` one, else
+    the latest the `cycle` (or today's reporting month) asks for; Refused when not taken."""
+    if named:
+        try:
+            period = parse_reporting_period(named, year_start)
+        except InvalidPeriod as exc:
+            raise Refused("invalid_period", "period", detail=str(exc)) from exc
+        if period.frequency != frequency:
+            example = "2026-Q3" if frequency == "quarterly" else "2026-10"
+            raise Refused("wrong_frequency", "period", frequency=frequency, example=example)
+    else:
+        period = latest_period(frequency, parse_period(cycle) if cycle else reporting_period(today))
+    if period.end >= today:
+        raise Refused("not_ended", "period", period=str(period))
+    return period
 
 
 def latest_period(frequency: str, cycle: Period) -> Period:

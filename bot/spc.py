@@ -306,7 +306,7 @@ def _chart_group(
 def _mean_and_mr(base: list[float], screen_outliers: bool) -> tuple[float, float]:
     """Mean and mean moving range of a group's baseline points."""
     # A range beside a gap is NaN, and NaN is the one float unequal to itself.
-    ranges = [r for a, b in itertools.pairwise(base) if (r := abs(b - a)) == r]
+    ranges = [r for r in map(abs, map(operator.sub, base[1:], base)) if r == r]
     mr_mean = _mean_of(ranges)
     # With every range zero there is nothing unusual to screen (see the module docstring).
     # Most groups have no range to screen out, and the same ranges give the same mean.

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -476,7 +477,7 @@ class Store(WorkflowTables):
             revisions = (
                 dict.fromkeys(current, 1)
                 if len(current) == len(rows)
-                else dict(Counter(period for period, _ in rows))
+                else dict(Counter(map(itemgetter(0), rows)))
             )
             found[measure_id] = Figures(list(current.items()), revisions)
         return found
