@@ -130,7 +130,7 @@ def split_line(line: str) -> tuple[str, str] | None:
     >>> split_line("> OD-01: 48") is None
     True
     """
-    lines = line.translate(_CLEAN).splitlines()
+    lines = _cleaned(line).splitlines()
     match = _LINE.match(lines[0]) if lines else None
     if match is None:
         return None
@@ -147,7 +147,7 @@ def parse_entry(text: str, unit: str, measure_id: str = "") -> Entry:
     """
     if unit not in UNITS:
         raise ValueError(f"unknown unit {unit!r}; expected one of {', '.join(UNITS)}")
-    text = text.translate(_CLEAN).replace("\r\n", "\n").strip()
+    text = _cleaned(text).replace("\r\n", "\n").strip()
     if len(text) > MAX_COMMENTARY + 100:  # refuse early rather than scan a pasted document
         _refuse(measure_id, "text_too_long", length=len(text), limit=MAX_COMMENTARY)
     if not text:
@@ -193,6 +193,12 @@ def format_value(value: float | None, unit: str) -> str:
     if unit == "£":
         return _pounds(value)
     return _number(value)
+
+
+def _cleaned(text: str) -> str:
+    """``text`` with look-alike spaces plain and invisible characters gone (``_CLEAN``); every
+    one of them is outside ASCII, so most text, being ASCII, is already clean."""
+    return text if text.isascii() else text.translate(_CLEAN)
 
 
 def _refuse(measure_id: str, code: str, **params: Any) -> NoReturn:

@@ -519,3 +519,8 @@ def test_two_numbers_are_never_silently_read_as_the_first(first, second, rest):
     assert not after or after[0] in "-–—,;:(" or after.lower().startswith("confirm"), (
         "a word after '1 234' is ambiguous"
     )
+
+
+@given(st.text(alphabet=st.sampled_from("OD-01: 4.8k£%\t\r\n" + "".join(map(chr, values._CLEAN)))))
+def test_text_is_cleaned_the_same_whether_or_not_it_is_plain_ascii(text):
+    assert values._cleaned(text) == text.translate(values._CLEAN)
