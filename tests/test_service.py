@@ -85,6 +85,19 @@ def test_a_period_that_has_not_ended_is_refused(loaded):
     assert not outcome.stored and "has not ended" in said(loaded, outcome)
 
 
+def test_a_period_is_read_afresh_for_each_figure_and_a_mistyped_one_refused_each_time(loaded):
+    for ref in ("a", "b"):
+        refused = submit(loaded, "OD-01", "48", period="2026-13", ref=ref)
+        assert not refused.stored and refused.code == "invalid_period"
+        assert refused.field == "period"
+    risk_owner = "risk@agency.example"
+    named = submit(loaded, "RSK-01", "2", sender=risk_owner, period="2026/27-Q1", ref="c")
+    assert named.stored and named.period == "2026-Q2"  # April to June 2026
+    assert submit(loaded, "RSK-01", "2", sender=risk_owner, ref="d").period == "2026-Q3"
+    assert submit(loaded, "OD-01", "48", period="2026-09", ref="e").period == "2026-09"
+    assert submit(loaded, "OD-01", "48", ref="f").period == "2026-10"
+
+
 def test_an_unknown_measure_is_refused_by_name(loaded):
     outcome = submit(loaded, "XX-99", "1")
     assert not outcome.stored and said(loaded, outcome).startswith("XX-99 is not a measure")
