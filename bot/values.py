@@ -224,7 +224,8 @@ def _to_decimal(match: re.Match[str], unit: str, shown: str, measure_id: str) ->
     number, suffix = match["number"], (match["suffix"] or "").lower()
     if "," in number and not _THOUSANDS.fullmatch(number.split(".")[0]):
         _refuse(measure_id, "commas", shown=number)
-    if sum(c.isdigit() for c in number) > MAX_DIGITS:
+    # No more characters than the limit means no more digits: most figures skip the count.
+    if len(number) > MAX_DIGITS and sum(c.isdigit() for c in number) > MAX_DIGITS:
         _refuse(measure_id, "too_many_digits", shown=shown[:30], limit=MAX_DIGITS)
     if match["pound"] and unit != "£":
         _refuse(measure_id, "pound_sign", shown=shown, unit=unit)
