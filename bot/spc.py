@@ -310,8 +310,8 @@ def _mean_and_mr(base: list[float], screen_outliers: bool) -> tuple[float, float
     mr_mean = _mean_of(ranges)
     # With every range zero there is nothing unusual to screen (see the module docstring).
     # Most groups have no range to screen out, and the same ranges give the same mean.
-    if screen_outliers and mr_mean > 0 and max(ranges) >= MR_OUTLIER_FACTOR * mr_mean:
-        limit = MR_OUTLIER_FACTOR * mr_mean
+    limit = MR_OUTLIER_FACTOR * mr_mean
+    if screen_outliers and mr_mean > 0 and max(ranges) >= limit:
         mr_mean = _mean_of([r for r in ranges if r < limit])
     return _mean(base), mr_mean
 
