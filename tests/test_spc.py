@@ -1,5 +1,7 @@
 import doctest
+import functools
 import math
+import operator
 
 import numpy as np
 import pandas as pd
@@ -828,13 +830,8 @@ def r_mean(values: list[float]) -> float:
     present = [v for v in values if not math.isnan(v)]
     if not present:
         return math.nan
-    total = 0.0
-    for v in present:
-        total += v
-    mean = total / len(present)
-    residual = 0.0
-    for v in present:
-        residual += v - mean
+    mean = functools.reduce(operator.add, present, 0.0) / len(present)
+    residual = functools.reduce(operator.add, (v - mean for v in present), 0.0)
     return mean + residual / len(present)
 
 
