@@ -28,7 +28,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -175,9 +174,7 @@ def main() -> None:
     args = parser.parse_args()
     opens = 0 if args.no_browser else args.opens
     if args.child:
-        with tempfile.TemporaryDirectory(prefix="pmbot-digest-") as workdir:  # a world's copy
-            figures = child(args.measures, opens, Path(workdir))
-        print(json.dumps([f.__dict__ for f in figures]))
+        print(json.dumps([f.__dict__ for f in child(args.measures, opens, args.workdir)]))
         return
     figures = []
     for size in args.sizes:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import sys
-import tempfile
 from datetime import date
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -142,8 +141,7 @@ def main() -> None:
     parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=PATHS)
     args = parser.parse_args()
     if args.child:
-        with tempfile.TemporaryDirectory(prefix="pmbot-tick-") as workdir:  # a world's copy
-            print(child(args.child, args.measures, Path(workdir)).as_json())
+        print(child(args.child, args.measures, args.workdir).as_json())
         return
     figures = []
     for path in args.paths:

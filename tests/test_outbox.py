@@ -6,6 +6,7 @@ import pytest
 
 from bot.app import create_app
 from bot.mail.base import MailRefused, MailUnavailable
+from bot.mail.compose import outgoing
 from bot.mail.maildir import MaildirBackend
 from bot.periods import parse_period
 
@@ -98,3 +99,64 @@ def test_bodies_of_mail_sent_long_ago_are_dropped_but_the_record_stays(flaky, cl
     bot.tick()
     row = october_prompt()
     assert row["message"] == b"" and row["sent_at"] and row["recipients"]
+
+
+class BrokenAfter(FlakyBackend):
+    """Sends `good` messages, then fails every send with `failure`."""
+
+    def __init__(self, root, good: int, failure: Exception, idempotent: bool):
+        super().__init__(root)
+        self.good, self.broken_by, self.idempotent_send = good, failure, idempotent
+
+    def send(self, message):
+        if self.good == 0:
+            raise self.broken_by
+        self.good -= 1
+        return super().send(message)
+
+
+def queue_notes(bot, clock, count: int) -> list[str]:
+    """`count` messages in the outbox; their Message-IDs."""
+    ids = []
+    for n in range(count):
+        message = bot.composer.new_message("note", f"owner{n}@agency.example", f"Note {n}",
+                                           clock(), f"note {n}", f"<p>note {n}</p>")  # fmt: skip
+        bot.store.queue_outgoing(outgoing("note", f"note:{n}", message), clock())
+        ids.append(message["Message-ID"])
+    return ids
+
+
+def sent_ids(bot) -> list[str]:
+    return [r["message_id"] for r in bot.store.outgoing("note") if r["sent_at"]]
+
+
+@pytest.mark.parametrize("idempotent", [True, False])
+def test_a_server_lost_mid_delivery_records_what_went_and_keeps_the_rest(
+    settings, clock, idempotent
+):
+    down = MailUnavailable("smtp.example.org:587 closed the connection")
+    backend = BrokenAfter(settings.maildir, 3, down, idempotent)
+    bot = create_app(settings, clock=clock, mail=backend)
+    ids = queue_notes(bot, clock, 5)
+    with pytest.raises(MailUnavailable):
+        bot.deliver_mail()
+    assert sent_ids(bot) == ids[:3], "the three that went are recorded"
+    backend.good = 10
+    assert bot.deliver_mail() == 2, "only the two still queued go"
+    assert sorted(m["Message-ID"] for m in backend.outbox_messages()) == sorted(ids)
+    bot.close()
+
+
+def test_a_crash_mid_delivery_to_a_maildir_sends_each_message_once_in_the_end(settings, clock):
+    # Sends are recorded a group at a time here: a crash undoes the group's records, and the
+    # next delivery writes those files again under the same names.
+    backend = BrokenAfter(settings.maildir, 3, OSError(28, "No space left on device"), True)
+    bot = create_app(settings, clock=clock, mail=backend)
+    ids = queue_notes(bot, clock, 5)
+    with pytest.raises(OSError):
+        bot.deliver_mail()
+    backend.good = 10
+    bot.deliver_mail()
+    assert sorted(sent_ids(bot)) == sorted(ids)
+    assert sorted(m["Message-ID"] for m in backend.outbox_messages()) == sorted(ids)
+    bot.close()

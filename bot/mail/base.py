@@ -113,6 +113,9 @@ class MailBackend(Protocol):
     def mark_done(self, mail: InboundMail) -> None:
         """Move a processed message out of the inbox (kept, never deleted)."""
 
+    # Optional: `idempotent_send = True` says that sending a message twice delivers it once
+    # (Maildir); the bot then records a batch of sends in one transaction instead of one each.
+
     # Optional: quarantine(mail) moves a message pmbot could not read out of the inbox, apart
     # from processed mail. A backend without it has such mail moved with the processed mail;
     # either way the inbound record says it was quarantined and why.

@@ -28,6 +28,10 @@ PARSER = BytesParser(policy=policy.default)
 
 
 class MaildirBackend:
+    # A message sent again replaces its own file (`send`), so the bot may record sends a
+    # batch at a time.
+    idempotent_send = True
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._sent = 0
