@@ -14,7 +14,7 @@ import logging
 import sqlite3
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
@@ -54,6 +54,7 @@ from bot.signoff import REMINDER as SIGNOFF_REMINDER
 from bot.signoff import REQUEST as SIGNOFF_REQUEST
 from bot.spans import Span, as_span
 from bot.store import Outgoing, Store
+from bot.templating import checked_once
 from bot.timetable import Action
 from bot.workflow import DecisionResult
 from handlers.email_reply import ReplyResult, handle_reply, quarantine
@@ -294,9 +295,15 @@ class Bot:
         self.deliver_mail()
         summary = PollSummary()
         inbox = self.mail.fetch()
+        with checked_once(self.composer.templates):
+            self._take(inbox, summary)
+        self.deliver_mail()
+        return summary
+
+    def _take(self, inbox: Iterator[InboundMail], summary: PollSummary) -> None:
         while batch := list(islice(inbox, POLL_BATCH)):
-            # A batch is one transaction, each message a savepoint in it: the commit is most
-            # of what a small message costs. Messages leave the inbox only once their records
+            # A batch is one transaction, each message a savepoint in it (a commit per message
+            # cost a twentieth of a reply). Messages leave the inbox only once their records
             # are committed, so a crash at any point means the batch is read again, and each
             # message is then recognised as seen or handled as if for the first time.
             with self.store.atomic():
@@ -309,8 +316,6 @@ class Bot:
                 log.info("mail %s from %s: %s (%s)", result.message_id, result.sender,
                          result.outcome, result.reason)  # fmt: skip
             summary.results += results
-        self.deliver_mail()
-        return summary
 
     def handle_mail(self, mail: InboundMail) -> ReplyResult:
         """One message, isolated: whatever it does, it is recorded and the poll goes on.

@@ -6,7 +6,8 @@ shared by every part that speaks to people: email, chat transports, the CLI.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,46 @@ import jinja2
 from markupsafe import Markup
 
 
+class TemplateFiles(jinja2.FileSystemLoader):
+    """The templates folder. An edited template is used from its next render; inside
+    `checked_once` each file is looked at once, not on every render (a poll renders thousands
+    of answers, and each look is a stat of the file)."""
+
+    def __init__(self, folder: str) -> None:
+        super().__init__(folder)
+        self.round: object | None = None  # set by `checked_once`
+
+    def get_source(self, environment: jinja2.Environment, template: str):
+        source, filename, uptodate = super().get_source(environment, template)
+        seen: dict[str, Any] = {}
+
+        def up_to_date() -> bool:
+            if self.round is None:
+                return uptodate()
+            if seen.get("round") is not self.round:
+                seen["round"], seen["fresh"] = self.round, uptodate()
+            return seen["fresh"]
+
+        return source, filename, up_to_date
+
+
+@contextmanager
+def checked_once(env: jinja2.Environment) -> Iterator[None]:
+    """Within the block, each template's file is checked for edits on its first use only."""
+    loader = env.loader
+    if not isinstance(loader, TemplateFiles):
+        yield
+        return
+    loader.round = object()
+    try:
+        yield
+    finally:
+        loader.round = None
+
+
 def make_environment(templates_dir: Path) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        loader=TemplateFiles(str(templates_dir)),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

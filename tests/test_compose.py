@@ -155,3 +155,24 @@ def test_a_composed_body_is_the_text_the_template_renders(tmp_path):
         expected = env.get_template("body.txt").render(**context)
         assert composer.render("body.txt", **context) == expected
         assert "template's own" in expected
+
+
+def test_within_checked_once_a_template_is_read_as_it_was_at_its_first_use(tmp_path):
+    from bot.templating import checked_once
+
+    (tmp_path / "note.txt").write_text("first")
+    env = make_environment(tmp_path)
+
+    def edit(words: str) -> None:
+        note = tmp_path / "note.txt"
+        mtime = note.stat().st_mtime
+        note.write_text(words)
+        os.utime(note, (mtime + 5,) * 2)  # a later edit, whatever the clock
+
+    with checked_once(env):
+        assert env.get_template("note.txt").render() == "first"
+        edit("second")
+        assert env.get_template("note.txt").render() == "first", "one poll, one wording"
+    assert env.get_template("note.txt").render() == "second"
+    edit("third")
+    assert env.get_template("note.txt").render() == "third", "outside, every render checks"

@@ -5,14 +5,17 @@ The scenario shared with the IMAP, EWS and Graph backends is in tests/mail_scena
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from bot.app import create_app
 from bot.measures import Person
 from tests import mail_scenario as scenario
-from tests.conftest import reply
+from tests.conftest import reply, templates_with
 from tests.mail_scenario import OCTOBER, figures_reply
 
 
@@ -172,3 +175,24 @@ def test_a_database_failure_mid_poll_leaves_the_batch_in_the_inbox_and_loses_not
     assert files(settings.maildir / "inbox") == []
     assert bot.store.submission_count() == 4 and len(confirmations(bot)) == 3
     assert scenario.outcomes(bot) == [], "each message was taken once"
+
+
+def test_an_edited_confirmation_template_answers_from_the_next_poll(
+    settings, clock, register_file, tmp_path
+):
+    templates = templates_with(tmp_path, {})
+    bot = create_app(replace(settings, templates_dir=templates), clock=clock)
+    bot.service.import_register(register_file, clock())
+    prompt = scenario.prompt_the_owner(bot, bot.mail.outbox_messages)
+
+    def answer_to(body: str) -> str:
+        bot.mail.deliver_to_inbox(figures_reply(prompt, body))
+        bot.poll_mail()
+        return confirmations(bot)[-1].get_body(("plain",)).get_content()
+
+    assert "Thank you. Stored:" in answer_to("OD-01: 47")
+    text = templates / "email" / "confirmation.txt"
+    text.write_text(text.read_text().replace("Thank you. Stored:", "Received with thanks:"))
+    os.utime(text, (text.stat().st_mtime + 5,) * 2)  # a later edit, whatever the clock
+    assert "Received with thanks:" in answer_to("OD-01: 46")
+    bot.close()
