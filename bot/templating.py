@@ -26,7 +26,7 @@ class TemplateFiles(jinja2.FileSystemLoader):
 
     def get_source(self, environment: jinja2.Environment, template: str):
         source, filename, uptodate = super().get_source(environment, template)
-        seen: dict[str, Any] = {}
+        seen: dict[str, Any] = {"round": self.round, "fresh": True}  # just read
 
         def up_to_date() -> bool:
             if self.round is None:
