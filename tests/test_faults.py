@@ -201,3 +201,12 @@ def test_restore_refuses_a_bad_backup_and_changes_nothing(database, tmp_path, pr
         restore_database(database, backup, NOW)
     assert database.read_bytes() == before
     assert list(tmp_path.glob("*before-restore*")) == []
+
+
+def test_a_maildir_setting_that_names_a_file_is_one_line(database, tmp_path, capsys, monkeypatch):
+    (tmp_path / "mail").write_text("not a folder")
+    monkeypatch.setenv("PMBOT_MAILDIR", str(tmp_path / "mail"))
+    assert main(["--db", str(database), "mail", "poll"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "is a file, not a folder" in err and "PMBOT_MAILDIR" in err

@@ -41,6 +41,11 @@ class MaildirBackend:
             self.outbox = mailbox.Maildir(self.root / "outbox", create=True)
             self.processed = mailbox.Maildir(self.root / "processed", create=True)
             mailbox.Maildir(self.root / "quarantine", create=True)
+        except FileExistsError as exc:  # mkdir met a file where a folder should be
+            raise MailUnavailable(
+                f"cannot open the Maildir at {self.root}: {exc.filename} is a file, not a "
+                "folder; set PMBOT_MAILDIR to a folder (it is created if missing)"
+            ) from exc
         except OSError as exc:
             raise MailUnavailable(f"cannot open the Maildir at {self.root}: {exc}") from exc
 
