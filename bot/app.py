@@ -349,38 +349,43 @@ class Bot:
             return self._deliver_mail()
 
     def _deliver_mail(self) -> int:
-        # Each send is recorded in the transaction of its group: one send a group, so that a
-        # crash can never send a message twice, unless sending twice delivers once (Maildir
-        # names the file after the Message-ID), where a commit per send was a tenth of a poll.
+        # What a group sent is recorded in one transaction after it went: one message a group,
+        # so that a crash can never send a message twice, unless sending twice delivers once
+        # (Maildir names the file after the Message-ID), where a commit per send was a tenth
+        # of a poll. Sending happens outside the transaction: a slow server never holds the
+        # database's write lock.
         group = DELIVERY_GROUP if getattr(self.mail, "idempotent_send", False) else 1
         sent = 0
         # A batch at a time, until none is left: each is marked as it goes, so the next query
         # returns the next batch.
         while batch := self.service.pending_mail():
-            sent += self._deliver_batch(batch, group)
+            for start in range(0, len(batch), group):
+                sent += self._deliver_group(batch[start : start + group])
         return sent
 
-    def _deliver_batch(self, batch: list[dict], group: int) -> int:
-        sent = 0
-        for start in range(0, len(batch), group):
-            unavailable = None
-            with self.store.atomic():
-                for row in batch[start : start + group]:
-                    try:
-                        reference = self.mail.send(queued_message(row["message"]))
-                    except MailRefused as exc:
-                        log.error("mail %s to %s refused: %s", row["key"], row["recipients"], exc)
-                        self.service.mail_failed(row["id"], str(exc), permanent=True)
-                        continue
-                    except MailUnavailable as exc:
-                        self.service.mail_failed(row["id"], str(exc), permanent=False)
-                        unavailable = exc
-                        break
-                    self.service.mail_sent(row["id"], reference, self.clock())
-                    sent += 1
-            if unavailable is not None:  # raised once what went is recorded
-                raise unavailable
-        return sent
+    def _deliver_group(self, rows: list[dict]) -> int:
+        went: list[tuple[int, str]] = []
+        failed: list[tuple[int, str, bool]] = []  # (id, error, permanent)
+        unavailable = None
+        for row in rows:
+            try:
+                went.append((row["id"], self.mail.send(queued_message(row["message"]))))
+            except MailRefused as exc:
+                log.error("mail %s to %s refused: %s", row["key"], row["recipients"], exc)
+                failed.append((row["id"], str(exc), True))
+            except MailUnavailable as exc:
+                failed.append((row["id"], str(exc), False))
+                unavailable = exc
+                break
+        now = self.clock()
+        with self.store.atomic():
+            for outgoing_id, reference in went:
+                self.service.mail_sent(outgoing_id, reference, now)
+            for outgoing_id, error, permanent in failed:
+                self.service.mail_failed(outgoing_id, error, permanent=permanent)
+        if unavailable is not None:  # raised once what went is recorded
+            raise unavailable
+        return len(went)
 
     def close(self) -> None:
         self.mail.close()

@@ -160,3 +160,33 @@ def test_a_crash_mid_delivery_to_a_maildir_sends_each_message_once_in_the_end(se
     assert sorted(sent_ids(bot)) == sorted(ids)
     assert sorted(m["Message-ID"] for m in backend.outbox_messages()) == sorted(ids)
     bot.close()
+
+
+@pytest.mark.parametrize("idempotent", [True, False])
+def test_sending_never_holds_the_database_so_others_can_write_meanwhile(
+    settings, clock, idempotent
+):
+    import sqlite3
+
+    class WritesWhileSending(FlakyBackend):
+        idempotent_send = idempotent
+        writers_blocked = 0
+
+        def send(self, message):
+            # What a Slack handler does while a slow mail server keeps pmbot waiting.
+            other = sqlite3.connect(settings.db_path, timeout=0)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+            except sqlite3.OperationalError:
+                self.writers_blocked += 1
+            finally:
+                other.close()
+            return super().send(message)
+
+    backend = WritesWhileSending(settings.maildir)
+    bot = create_app(settings, clock=clock, mail=backend)
+    queue_notes(bot, clock, 3)
+    assert bot.deliver_mail() == 3
+    assert backend.writers_blocked == 0
+    bot.close()
