@@ -60,6 +60,29 @@ def test_slack_ids_kept_in_the_people_table_survive_the_move_to_chat_ids(tmp_pat
     store.close()
 
 
+def test_judging_reads_a_measures_figures_from_the_index_alone_after_upgrade(tmp_path, monkeypatch):
+    # Migration 13: a reply's judging reads each measure's (period, value) pairs; from the
+    # index alone it costs half as much (the by-measure index carries the value).
+    store = Store(tmp_path / "old.db")
+    monkeypatch.setattr("bot.store.MIGRATIONS", MIGRATIONS[:12])
+    store.migrate()
+    store.db.execute("PRAGMA foreign_keys=OFF")  # no register needed to read figures back
+    store.add_submissions([submission("a", value=40.0), submission("b", value=41.0),
+                           submission("c", period="2026-09", value=39.0)])  # fmt: skip
+    before = store.figures_of(["OD-01"])["OD-01"]
+    monkeypatch.setattr("bot.store.MIGRATIONS", MIGRATIONS)
+    assert store.migrate() == len(MIGRATIONS) - 12
+    after = store.figures_of(["OD-01"])["OD-01"]
+    assert after.values == before.values == [("2026-09", 39.0), ("2026-10", 41.0)]
+    assert after.revisions == before.revisions == {"2026-09": 1, "2026-10": 2}
+    plan = store.db.execute(
+        "EXPLAIN QUERY PLAN SELECT period, value FROM submissions WHERE measure_id = ? "
+        "ORDER BY period, id", ["OD-01"]
+    ).fetchall()
+    assert "COVERING INDEX submissions_by_measure" in plan[0][3]
+    store.close()
+
+
 def test_one_person_has_an_id_per_chat_transport(store):
     store.save_chat_id("slack", "a@x.example", "U1")
     store.save_chat_id("teams", "a@x.example", "29:abc")
