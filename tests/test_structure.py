@@ -127,7 +127,7 @@ def test_the_layers_depend_downwards_only():
 
 LOGGING = {"debug", "info", "warning", "error", "exception", "critical", "log"}
 NOT_WORDS = re.compile(
-    r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|PRAGMA|WHERE)\b"  # SQL
+    r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|PRAGMA|WHERE)\b"  # SQL
     r"|\\[sdbwS]|\(\?|[<>]"  # regular expressions, SVG and HTML markup
 )
 WORD = re.compile(r"[A-Za-z]{2,}")
