@@ -554,17 +554,24 @@ def test_a_failed_table_write_leaves_the_previous_file_and_no_partial_one(
     written = write_tables(digest, tmp_path)
     before = {path.name: path.read_bytes() for path in written}
 
-    def half_then_full_disk(real):
-        def write(self, target, *args, **kwargs):
-            real(self, target, *args, **kwargs)
-            with open(target, "r+b") as file:  # the disk filled half way through
-                file.truncate(Path(target).stat().st_size // 2)
-            raise OSError(28, "No space left on device")
+    real_writer = csv.writer
 
-        return write
+    def half_then_full_disk(file, *args, **kwargs):
+        writer = real_writer(file, *args, **kwargs)
+
+        class HalfThenFull:
+            writerow = writer.writerow
+
+            def writerows(self, rows):
+                rows = list(rows)
+                writer.writerows(rows[: len(rows) // 2])  # the disk filled half way through
+                file.flush()
+                raise OSError(28, "No space left on device")
+
+        return HalfThenFull()
 
     if failing == "csv":
-        monkeypatch.setattr(pd.DataFrame, "to_csv", half_then_full_disk(pd.DataFrame.to_csv))
+        monkeypatch.setattr(csv, "writer", half_then_full_disk)
     else:  # the disk fills once the workbook's first parts are in its zip
         real = zipfile.ZipFile.writestr
 
