@@ -6,6 +6,7 @@ above it on stdlib `EmailMessage` objects, so every backend behaves the same.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -77,30 +78,83 @@ class CheckResult:
 
 
 CRLF = re.compile(rb"\r?\n")
+# A header block written with "\n" line ends, in ASCII, each line a header ("Name: value") or
+# its continuation: one the stdlib parser reads without a defect, so a scan can read it too.
+PLAIN_HEADER_BLOCK = re.compile(
+    rb"[\x21-\x39\x3b-\x7e]+:[^\r\n]*(?:\n[ \t][^\r\n]*)*"
+    rb"(?:\n[\x21-\x39\x3b-\x7e]+:[^\r\n]*(?:\n[ \t][^\r\n]*)*)*"
+)
 
 
 class QueuedMessage(Message):
-    """A message read back from the outbox: headers parsed, the body left as it was, and
-    `as_bytes()` giving back exactly the queued bytes, so nothing is serialised twice."""
+    """A message read back from the outbox: `as_bytes()` gives back exactly the queued bytes,
+    so nothing is serialised twice, and the headers are parsed (the body left as it was) only
+    when something asks for more than `get`: a Maildir send needs just the bytes and the
+    Message-ID, and parsing the headers was most of handing a queued message over."""
 
-    raw: bytes = b""
+    raw = b""
+    edited = False
+
+    def __init__(self, raw: bytes) -> None:
+        # Message.__init__ is left to the parse (`__getattr__`), on first use.
+        self.raw = raw
+
+    def __getattr__(self, name: str):
+        # Reached only for an attribute the instance lacks: before the parse, Message's own.
+        if name.startswith("__") or "_headers" in vars(self):
+            raise AttributeError(name)
+        vars(self).update(vars(BytesHeaderParser().parsebytes(self.raw)))
+        return getattr(self, name)
+
+    def get(self, name: str, failobj=None):
+        """What `Message.get` gives; before the parse, from a scan of a plain header block."""
+        if "_headers" not in vars(self):
+            value = scanned_header(self.raw, name)
+            if value is not None:
+                return failobj if value is MISSING else value
+        return super().get(name, failobj)
 
     def __setitem__(self, name: str, value) -> None:
-        self.raw = b""  # changed: serialise it afresh
+        self.edited = True  # changed: serialised afresh (the parse comes first, by `policy`)
         super().__setitem__(name, value)
 
     def as_bytes(self, unixfrom: bool = False, policy=None) -> bytes:
-        if not self.raw:
+        if self.edited:
             return super().as_bytes(unixfrom, policy)
         if policy is not None and policy.linesep == "\r\n":  # SMTP wants CRLF line ends
             return CRLF.sub(b"\r\n", self.raw)
         return self.raw
 
 
+MISSING = object()
+HEADER_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+")
+
+
+def scanned_header(raw: bytes, name: str):
+    """The first `name` header of `raw` as compat32's parser gives it (MISSING if there is
+    none), or None when the header block is not plain enough (`PLAIN_HEADER_BLOCK`) to be
+    sure of that without the parser."""
+    if not HEADER_NAME.fullmatch(name):
+        return None
+    head, blank, _ = raw.partition(b"\n\n")
+    if not blank or not head.isascii() or not PLAIN_HEADER_BLOCK.fullmatch(head):
+        return None
+    found = _header_pattern(name).search(head)
+    return found.group(1).decode("ascii") if found else MISSING
+
+
+@functools.lru_cache(maxsize=32)
+def _header_pattern(name: str) -> re.Pattern[bytes]:
+    # compat32 keeps a value as written: the first line's text without the blanks after the
+    # colon, then each continuation line, line ends included but for the last.
+    return re.compile(
+        rb"^" + re.escape(name.encode("ascii")) + rb":[ \t]*([^\n]*(?:\n[ \t][^\n]*)*)",
+        re.IGNORECASE | re.MULTILINE,
+    )
+
+
 def queued_message(raw: bytes) -> Message:
-    message = BytesHeaderParser(_class=QueuedMessage).parsebytes(raw)
-    message.raw = raw
-    return message
+    return QueuedMessage(raw)
 
 
 class MailBackend(Protocol):

@@ -71,7 +71,8 @@ class MaildirBackend:
         The file is named after the Message-ID, so sending the same message again after a
         crash replaces the file instead of adding a second copy.
         """
-        message_id = str(message.get("Message-ID", "")).strip()
+        found = str(message.get("Message-ID", ""))
+        message_id = found.strip()
         digest = hashlib.sha1(message_id.encode()).hexdigest()[:20] if message_id else ""
         self._sent += 1
         name = f"{digest or time.time_ns()}.P{os.getpid()}Q{self._sent}.pmbot"
@@ -79,10 +80,16 @@ class MaildirBackend:
             name = f"{digest}.pmbot"
         outbox = os.path.join(self.root, "outbox")
         temporary = os.path.join(outbox, "tmp", name)
-        with open(temporary, "wb") as file:
-            file.write(message.as_bytes())
+        # os.open and os.write, as open(..., "wb") would, without its file objects' layers.
+        file = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            data = memoryview(message.as_bytes())
+            while data:
+                data = data[os.write(file, data) :]
+        finally:
+            os.close(file)
         os.replace(temporary, os.path.join(outbox, "new", name))
-        return str(message.get("Message-ID", ""))
+        return found
 
     def mark_done(self, mail: InboundMail, folder: str = "processed") -> None:
         # Plain string paths: this runs for every message a poll takes.
