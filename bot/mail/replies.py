@@ -36,6 +36,10 @@ _BOUNCE_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 
+_EMPTY_PATH = re.compile(r"<\s*>")
+_DAEMON = re.compile(r"\b(mailer-daemon|postmaster)@", re.IGNORECASE)
+_COMMENT = re.compile(r"\(.*?\)")
+
 
 def sender_address(msg: Message) -> str:
     """The author's address, lower-cased, from From ('' if none). Never Reply-To: anyone may
@@ -59,31 +63,34 @@ def auto_reply_reason(msg: Message, bot_address: str) -> str | None:
     confirmation (which carries Auto-Submitted, so responders stay quiet). Real Exchange
     out-of-office mail is caught by its Auto-Submitted header or its subject.
     """
-    from_address = _address(_header(msg, "From"))
+    sender = _header(msg, "From")
+    from_address = _address(sender)
     bot = _address(bot_address)
     if bot and bot == from_address:
         return f"sent by pmbot itself ({bot})"
-    if "X-PMBot" in msg:
+    # The headers present, listed once: each `name in msg` lowers every header's name.
+    names = {name.lower() for name in msg}
+    if "x-pmbot" in names:
         return "sent by pmbot itself (X-PMBot)"
     if msg.get_content_type() == "multipart/report":
         return "bounce (multipart/report)"
-    if re.fullmatch(r"<\s*>", _header(msg, "Return-Path")):
+    if "return-path" in names and _EMPTY_PATH.fullmatch(_header(msg, "Return-Path")):
         return "bounce (Return-Path: <>)"
-    if re.search(r"\b(mailer-daemon|postmaster)@", _header(msg, "From"), re.IGNORECASE):
-        return f"bounce (from {_short(_header(msg, 'From'))})"
-    if "Auto-Submitted" in msg:
+    if _DAEMON.search(sender):
+        return f"bounce (from {_short(sender)})"
+    if "auto-submitted" in names:
         # "auto-replied (vacation); x=1" -> "auto-replied": the keyword, without comment or params
-        value = re.sub(r"\(.*?\)", "", _header(msg, "Auto-Submitted")).partition(";")[0]
+        value = _COMMENT.sub("", _header(msg, "Auto-Submitted")).partition(";")[0]
         value = value.strip().lower()
         if value != "no":  # RFC 3834: anything but "no" is automatic
             return f"auto-reply (Auto-Submitted: {_short(value)})"
     for name in ("X-Autoreply", "X-Autorespond"):
-        if name in msg:
+        if name.lower() in names:
             return f"auto-reply ({name}: {_short(_header(msg, name))})"
     for name in ("List-Id", "List-Unsubscribe"):
-        if name in msg:
+        if name.lower() in names:
             return f"mailing list ({name}: {_short(_header(msg, name))})"
-    precedence = _header(msg, "Precedence").strip().lower()
+    precedence = _header(msg, "Precedence").strip().lower() if "precedence" in names else ""
     if precedence in ("bulk", "junk", "list", "auto_reply"):
         kind = "auto-reply" if precedence == "auto_reply" else "bulk mail"
         return f"{kind} (Precedence: {precedence})"
@@ -102,7 +109,7 @@ def says_away(msg: Message) -> bool:
     """
     if _OOF_SUBJECT.match(_header(msg, "Subject")):
         return True
-    keyword = re.sub(r"\(.*?\)", "", _header(msg, "Auto-Submitted")).partition(";")[0]
+    keyword = _COMMENT.sub("", _header(msg, "Auto-Submitted")).partition(";")[0]
     if keyword.strip().lower() == "auto-replied":
         return True
     if "X-Autoreply" in msg or "X-Autorespond" in msg:
@@ -354,6 +361,21 @@ _MOBILE_SIGNATURE = re.compile(
     re.IGNORECASE,
 )
 
+# How every line that one of the checks in strip_quoted can take begins, whatever follows:
+# a separator or ">", the words of _FROM_LINE, _ATTRIBUTION_START and _MOBILE_SIGNATURE.
+# The one-line attributions end in ":" and tags can hide a signature's words ("se<b>nt</b>
+# from"), so lines with either are left to the checks. The rest are kept as typed, without
+# trying each check. Most lines fail at the lookahead, and none goes back (`*+`).
+_MAYBE_MARKER = re.compile(
+    r"[\s*_]*+(?=[->fvdoaelisg])(?:[->]"
+    r"|(?:from|von|de|van|da|från|fra|od)\s*:"
+    r"|(?:on|am|le|el|op|il|em|den)\s"
+    r"|sent |get |von |gesendet |envoy|envia|verzonden |verstuurd )",
+    re.IGNORECASE,
+)
+
+_RULE = re.compile(r"\s*[_=-]{10,}\s*")
+
 
 def strip_quoted(text: str) -> str:
     """A text reply minus the quoted original, mobile tags and a '-- ' signature block.
@@ -366,6 +388,11 @@ def strip_quoted(text: str) -> str:
     i = 0
     while i < len(lines):
         line = lines[i]
+        trimmed = line.rstrip()
+        if not trimmed.endswith(":") and "<" not in line and not _MAYBE_MARKER.match(line):
+            kept.append(trimmed)  # no check below could take it: most lines are like this
+            i += 1
+            continue
         if _is_separator(line) or _starts_header_block(lines, i):
             break
         if size := _attribution_size(lines, i):
@@ -379,7 +406,7 @@ def strip_quoted(text: str) -> str:
         i += 1
     if "--" in kept:  # the "-- " signature separator (rstripped above) and all below it
         kept = kept[: kept.index("--")]
-    while kept and (not kept[-1].strip() or re.fullmatch(r"\s*[_=-]{10,}\s*", kept[-1])):
+    while kept and (not kept[-1].strip() or _RULE.fullmatch(kept[-1])):
         kept.pop()  # blank lines and the "_____" rule Outlook puts above a header block
     start = next((n for n, line in enumerate(kept) if line.strip()), len(kept))
     return "\n".join(kept[start:])
