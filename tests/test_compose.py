@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from email.policy import compat32
 from pathlib import Path
 
@@ -176,3 +176,33 @@ def test_within_checked_once_a_template_is_read_as_it_was_at_its_first_use(tmp_p
     assert env.get_template("note.txt").render() == "second"
     edit("third")
     assert env.get_template("note.txt").render() == "third", "outside, every render checks"
+
+
+class _NoOffset(tzinfo):
+    """A zone that does not know its offset: format_datetime writes no zone at all for it."""
+
+    def utcoffset(self, dt):
+        return None
+
+    def dst(self, dt):
+        return None
+
+
+LONDON_TIMES = st.datetimes(
+    min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1),
+    timezones=st.sampled_from([LONDON, UTC, timezone(timedelta(hours=-5)), _NoOffset()]),
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(LONDON_TIMES | st.datetimes(), min_size=1, max_size=6))
+def test_a_date_header_is_what_format_datetime_writes(times):
+    from email.utils import format_datetime
+
+    from bot.mail.compose import date_header
+
+    # The same instant in other zones, and a second later, right after one another.
+    more = [t.astimezone(UTC) for t in times if t.utcoffset() is not None]
+    for when in [*times, *more, *(t + timedelta(microseconds=999_999) for t in times)]:
+        assert date_header(when) == format_datetime(when)
+
