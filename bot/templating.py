@@ -62,8 +62,37 @@ def make_environment(templates_dir: Path) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     # Plain text (a str, not Markup): whoever prints it escapes it once for their format.
-    env.filters["outcome"] = lambda outcome: outcome_text(env, outcome)
+    env.filters["outcome"] = OutcomeSentences(env)
     return env
+
+
+class OutcomeSentences:
+    """The `outcome` filter: `outcome_text`, each Outcome's sentence said once a poll.
+
+    Within `checked_once` the templates cannot change, and an Outcome (frozen) always comes
+    to the same sentence; an emailed reply's refusals were rendered three times (for its
+    record, then in the text and the HTML answer). The last few are kept, each with its
+    Outcome, so that an id is only ever matched to the object it was taken from."""
+
+    KEPT = 64
+
+    def __init__(self, env: jinja2.Environment) -> None:
+        self.env = env
+        self.round: object | None = None
+        self.kept: dict[int, tuple[Any, str]] = {}
+
+    def __call__(self, outcome: Any) -> str:
+        round_ = getattr(self.env.loader, "round", None)
+        if round_ is None:  # outside a poll: rendered afresh, as every template is
+            return outcome_text(self.env, outcome)
+        if round_ is not self.round or len(self.kept) >= self.KEPT:
+            self.round, self.kept = round_, {}
+        found = self.kept.get(id(outcome))
+        if found is not None and found[0] is outcome:
+            return found[1]
+        text = outcome_text(self.env, outcome)
+        self.kept[id(outcome)] = (outcome, text)
+        return text
 
 
 def outcome_text(env: jinja2.Environment, outcome: Any) -> str:

@@ -206,3 +206,33 @@ def test_a_date_header_is_what_format_datetime_writes(times):
     for when in [*times, *more, *(t + timedelta(microseconds=999_999) for t in times)]:
         assert date_header(when) == format_datetime(when)
 
+
+def test_a_refusal_is_worded_by_the_templates_as_they_are_in_each_poll(tmp_path):
+    from bot.events import Outcome
+    from bot.templating import checked_once
+
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    env = make_environment(templates)
+    said = env.filters["outcome"]
+    unknown = Outcome("OD-99", False, "unknown_measure")
+    # Equal to the first (params are not compared), but another figure: its own sentence.
+    repeated = Outcome("OD-01", False, "not_first", {"value": "12", "first": "4"})
+    again = Outcome("OD-01", False, "not_first", {"value": "13", "first": "4"})
+    outcomes = templates / "outcomes.txt"
+
+    def edit(old: str, new: str) -> None:
+        mtime = outcomes.stat().st_mtime
+        outcomes.write_text(outcomes.read_text().replace(old, new))
+        os.utime(outcomes, (mtime + 5,) * 2)  # a later edit, whatever the clock
+
+    with checked_once(env):
+        first = said(unknown)
+        assert first == "OD-99 is not a measure in the register; check the id"
+        assert "'12' further down" in said(repeated) and "'13' further down" in said(again)
+        edit("is not a measure", "is no measure")
+        assert said(unknown) == first, "one poll, one wording"
+    with checked_once(env):
+        assert said(unknown).startswith("OD-99 is no measure"), "the next poll, the new one"
+    edit("is no measure", "is not in the register")
+    assert said(unknown).startswith("OD-99 is not in the register"), "outside a poll, each time"
