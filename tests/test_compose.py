@@ -236,3 +236,17 @@ def test_a_refusal_is_worded_by_the_templates_as_they_are_in_each_poll(tmp_path)
         assert said(unknown).startswith("OD-99 is no measure"), "the next poll, the new one"
     edit("is no measure", "is not in the register")
     assert said(unknown).startswith("OD-99 is not in the register"), "outside a poll, each time"
+
+
+def test_a_template_error_points_at_the_template_line(tmp_path):
+    import traceback
+
+    import jinja2
+    import pytest
+
+    (tmp_path / "bad.txt").write_text("Hello {{ who }}\n{{ missing.attribute }}\n")
+    composer = Composer(make_environment(tmp_path), "pmbot@agency.example", "agency.example")
+    with pytest.raises(jinja2.UndefinedError) as raised:
+        composer.render("bad.txt", who="Jane")
+    frames = traceback.extract_tb(raised.value.__traceback__)
+    assert any(f.filename.endswith("bad.txt") and f.lineno == 2 for f in frames)

@@ -18,6 +18,7 @@ from email.policy import Compat32
 from email.utils import format_datetime, formataddr, make_msgid
 
 import jinja2
+from jinja2.runtime import new_context
 
 from bot.events import Outcome, Prompt
 from bot.store import Outgoing
@@ -135,21 +136,24 @@ class Composer:
         self.domain = domain
 
     def render(self, template: str, /, **context) -> str:
-        """What `Template.render(**context)` gives, rendered from one plain dict.
+        """What `Template.render(**context)` gives, rendered from plain dicts.
 
         `Template.render` copies the template's globals (a ChainMap over the environment's)
-        into the context one key at a time, for every render: a third of rendering a
-        confirmation. Here they are merged a layer at a time and handed over as the whole
-        context (shared=True), through the public `make_module`."""
+        into the context one key at a time, and the context lists the ChainMap's keys again
+        (in Python): over a third of rendering a confirmation. Here the globals are merged a
+        layer at a time into a dict that is both the context's globals and, with `context`,
+        its whole parent (shared=True); the root render function then runs as in `render`."""
         found = self.templates.get_template(template)
-        values: dict = {}
+        env = found.environment
+        merged: dict = {}
         for layer in reversed(getattr(found.globals, "maps", [found.globals])):
-            values.update(layer)
-        values.update(context)
+            merged.update(layer)
+        values = {**merged, **context}
         try:
-            return str(found.make_module(values, shared=True))
+            ctx = new_context(env, found.name, found.blocks, values, True, merged)
+            return env.concat(found.root_render_func(ctx))  # type: ignore[attr-defined]
         except Exception:  # re-raised as Template.render does, traceback at the template line
-            self.templates.handle_exception()
+            env.handle_exception()
             raise  # not reached: handle_exception raises
 
     def new_message(
