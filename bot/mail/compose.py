@@ -282,9 +282,9 @@ def _date_text(second: datetime, offset, naive: bool) -> str:
 def text_part(text: str, subtype: str) -> Message:
     """What `MIMEText(text, subtype, "utf-8")` makes: UTF-8, base64, in the same header order."""
     part = Message(policy=PLAIN_HEADERS)
-    part["Content-Type"] = f'text/{subtype}; charset="utf-8"'
-    part["MIME-Version"] = "1.0"
-    part["Content-Transfer-Encoding"] = "base64"
+    part.set_raw("Content-Type", f'text/{subtype}; charset="utf-8"')  # as part[...] = stores
+    part.set_raw("MIME-Version", "1.0")
+    part.set_raw("Content-Transfer-Encoding", "base64")
     part.set_payload(base64_lines(text.encode("utf-8")) if text else "")
     return part
 
