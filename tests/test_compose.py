@@ -265,3 +265,34 @@ def test_within_checked_once_an_overlay_renders_with_its_own_finalize(tmp_path):
         assert env.get_template("who.txt").render(who="jane") == "jane"
         own = env.get_template("who.txt", globals={"who": "global"})
         assert own.render() == "global", "a template's own globals are still set"
+
+
+def test_a_confirmation_lists_every_reason_for_an_exception_once_in_order():
+    from email import message_from_bytes
+
+    from bot.events import Outcome
+
+    composer = Composer(make_environment(TEMPLATES), "pmbot@agency.example", "agency.example")
+    now = datetime(2026, 11, 3, 11, tzinfo=LONDON)
+    original = message_from_bytes(b"From: owner@agency.example\nSubject: Figures\n\nOD-01: 9\n")
+    outcomes = [
+        Outcome("OD-01", True, "stored", period="2026-10", display_value="9", status="red"),
+        Outcome("OD-02", True, "stored", period="2026-10", display_value="8", status="amber",
+                reasons=("improving",)),
+        Outcome("OD-03", True, "stored", period="2026-10", display_value="7", status="green",
+                reasons=("special_cause_concern", "consistently_failing", "odd_code")),
+        Outcome("OD-04", True, "stored", period="2026-10", display_value="6", status="green"),
+    ]  # fmt: skip
+    message = composer.confirmation(original, "owner@agency.example", outcomes, now)
+    text, html = (part.get_payload(decode=True).decode() for part in message.get_payload())
+    expected = [
+        "OD-01 2026-10: 9 (red, shown to leaders as an exception: red against target)",
+        "OD-02 2026-10: 8 (amber, shown to leaders as an exception: improving, still short of "
+        "target)",
+        "OD-03 2026-10: 7 (green, shown to leaders as an exception: special cause: concern; "
+        "consistently failing target; odd_code)",
+        "OD-04 2026-10: 6 (green)",
+    ]
+    assert [line.strip() for line in text.splitlines() if line.startswith("  OD")] == expected
+    for line in expected:
+        assert line.split(" (", 1)[1].rstrip(")") in html
