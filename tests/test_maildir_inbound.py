@@ -45,3 +45,14 @@ def test_any_message_is_parsed_as_message_from_bytes_parses_it(raw):
     assert [(p.preamble, p.epilogue) for p in ours.walk()] == [
         (p.preamble, p.epilogue) for p in theirs.walk()
     ]
+
+
+def test_a_fetched_message_is_every_byte_of_its_file(tmp_path):
+    from bot.mail.maildir import MaildirBackend
+
+    backend = MaildirBackend(tmp_path / "mail")
+    big = b"From: a@x\nSubject: s\n\n" + bytes(range(256)) * 12_000  # ~3 MB, several reads
+    sent = [big, b"From: b@x\n\nOD-01: 48\n", b""]
+    for raw in sent:
+        backend.deliver_to_inbox(raw)
+    assert sorted(mail.raw for mail in backend.fetch()) == sorted(sent)
