@@ -113,11 +113,17 @@ class QueuedMessage(Message):
 
     def get(self, name: str, failobj=None):
         """What `Message.get` gives; before the parse, from a scan of a plain header block."""
-        if "_headers" not in vars(self):
-            value = scanned_header(self.raw, name)
+        if "_headers" not in vars(self) and (head := self.plain_head) is not None:
+            value = scanned_header(head, name)
             if value is not None:
                 return failobj if value is MISSING else value
         return super().get(name, failobj)
+
+    @cached_property
+    def plain_head(self) -> bytes | None:
+        """The header block, if it is plain enough to be read without the parser."""
+        head, blank, _ = self.raw.partition(b"\n\n")
+        return head if blank and head.isascii() and PLAIN_HEADER_BLOCK.fullmatch(head) else None
 
     def __setitem__(self, name: str, value) -> None:
         self.edited = True  # changed: serialised afresh (the parse comes first, by `policy`)
@@ -135,14 +141,10 @@ MISSING = object()
 HEADER_NAME = re.compile(r"[\x21-\x39\x3b-\x7e]+")
 
 
-def scanned_header(raw: bytes, name: str):
-    """The first `name` header of `raw` as compat32's parser gives it (MISSING if there is
-    none), or None when the header block is not plain enough (`PLAIN_HEADER_BLOCK`) to be
-    sure of that without the parser."""
+def scanned_header(head: bytes, name: str):
+    """The first `name` header of a plain header block (`PLAIN_HEADER_BLOCK`) as compat32's
+    parser gives it, MISSING if there is none; None for a name no header line can have."""
     if not HEADER_NAME.fullmatch(name):
-        return None
-    head, blank, _ = raw.partition(b"\n\n")
-    if not blank or not head.isascii() or not PLAIN_HEADER_BLOCK.fullmatch(head):
         return None
     found = _header_pattern(name).search(head)
     return found.group(1).decode("ascii") if found else MISSING
