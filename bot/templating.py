@@ -52,30 +52,8 @@ def checked_once(env: jinja2.Environment) -> Iterator[None]:
         loader.round = None
 
 
-class Templates(jinja2.Environment):
-    """The environment, which within `checked_once` finds each template by name once.
-
-    Jinja's template cache is an LRU whose every hit moves the key along a queue of all the
-    templates (a linear search, comparing weak references): with the fifty or so a running
-    bot has loaded, a lookup cost two microseconds, and a poll makes several for each reply.
-    Within a round the templates are as they were at their first use anyway. An overlay
-    (another `finalize`) has templates of its own, so it keeps its own names."""
-
-    def get_template(self, name, parent=None, globals=None):  # noqa: A002 (Jinja's name)
-        round_ = getattr(self.loader, "round", None)
-        if round_ is None or parent is not None or globals is not None or not isinstance(name, str):
-            return super().get_template(name, parent, globals)
-        kept = self.__dict__.get("_kept")
-        if kept is None or kept[0] is not round_ or kept[1] != id(self):  # copied by overlay()
-            kept = self._kept = (round_, id(self), {})
-        found = kept[2].get(name)
-        if found is None:
-            found = kept[2][name] = super().get_template(name)
-        return found
-
-
 def make_environment(templates_dir: Path) -> jinja2.Environment:
-    env = Templates(
+    env = jinja2.Environment(
         loader=TemplateFiles(str(templates_dir)),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
         undefined=jinja2.StrictUndefined,

@@ -252,21 +252,6 @@ def test_a_template_error_points_at_the_template_line(tmp_path):
     assert any(f.filename.endswith("bad.txt") and f.lineno == 2 for f in frames)
 
 
-def test_within_checked_once_an_overlay_renders_with_its_own_finalize(tmp_path):
-    from bot.templating import checked_once
-
-    (tmp_path / "who.txt").write_text("{{ who }}")
-    env = make_environment(tmp_path)
-    with checked_once(env):
-        assert env.get_template("who.txt").render(who="jane") == "jane"
-        # Made within the round, from an environment that has found its templates already.
-        shouting = env.overlay(finalize=lambda value: str(value).upper())
-        assert shouting.get_template("who.txt").render(who="jane") == "JANE"
-        assert env.get_template("who.txt").render(who="jane") == "jane"
-        own = env.get_template("who.txt", globals={"who": "global"})
-        assert own.render() == "global", "a template's own globals are still set"
-
-
 def test_a_confirmation_lists_every_reason_for_an_exception_once_in_order():
     from email import message_from_bytes
 
