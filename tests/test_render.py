@@ -515,6 +515,22 @@ def test_data_files_have_a_dictionary_csvw_metadata_and_a_long_series(digest, tm
     assert pd.isna(od03["value"]) and od03["status"] == "no_figure"  # a gap stays blank
 
 
+def test_csv_dates_and_times_are_what_their_csvw_datatypes_say(digest, tmp_path):
+    # A time of receipt written as its day alone lost the time, and "2026-11-04" is no
+    # CSVW dateTime: a validator or Power BI reading the metadata refused the column.
+    patterns = {"date": r"\d{4}-\d{2}-\d{2}", "dateTime": r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}"}
+    written = write_tables(digest, tmp_path)
+    for csv_path in (written[0], written[2]):
+        schema = json.loads(Path(f"{csv_path}-metadata.json").read_text(encoding="utf-8"))
+        frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+        for column in schema["tableSchema"]["columns"]:
+            if column["datatype"] in patterns:
+                cells = [c for c in frame[column["name"]] if c]
+                assert cells and all(re.fullmatch(patterns[column["datatype"]], c) for c in cells)
+    received = pd.read_csv(written[0], dtype=str).set_index("measure_id")["submitted_at"]
+    assert received["OD-01"] == "2026-11-04T10:12:00"
+
+
 def test_the_configured_templates_dir_words_every_form_of_the_digest(
     settings, clock, register_file, tmp_path
 ):

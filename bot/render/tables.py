@@ -172,8 +172,8 @@ def write_tables(
     xlsx = Path(f"{stem}-measures.xlsx")
     metadata = []
     for frame, path, name in ((measures, measures_csv, "MEASURES"), (series, series_csv, "SERIES")):
-        _write_csv(frame, path)
         columns = getattr(words, name)
+        _write_csv(frame, path, {column: columns[column][1] for column in frame.columns})
         title = words.TITLES[name.lower()].format(cycle=digest.cycle)  # type: ignore[attr-defined]
         meta = Path(f"{path}-metadata.json")
         csvw = _csvw(path.name, title, frame, columns)
@@ -194,10 +194,11 @@ def write_tables(
     return [measures_csv, xlsx, series_csv, *metadata]
 
 
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """The frame as CSV, as ``to_csv`` wrote it, from a text list per column: ``to_csv``
-    turned every cell into text again, at 43,000 rows twice the cost."""
-    columns = [_csv_texts(frame[name]) for name in frame.columns]
+def _write_csv(frame: pd.DataFrame, path: Path, types: dict[str, str]) -> None:
+    """The frame as CSV, from a text list per column (``to_csv`` turned every cell into text
+    again, at 43,000 rows twice the cost); `types` are the columns' datatypes as the CSVW
+    metadata gives them (templates/digest/columns.txt)."""
+    columns = [_csv_texts(frame[name], types[name]) for name in frame.columns]
     # utf-8-sig: Excel reads the £ and accents right only with the byte-order mark. Written
     # under a temporary name: a full disk leaves the previous file, never half a table.
     with replacing(path) as temporary, temporary.open("w", encoding="utf-8-sig",
@@ -207,15 +208,17 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
         writer.writerows(zip(*columns, strict=True))
 
 
-def _csv_texts(column: pd.Series) -> list:
-    """A column's cells for the CSV writer: floats as numpy writes them, dates as ISO days,
-    a gap empty; text that would run as a formula made inert."""
+def _csv_texts(column: pd.Series, datatype: str) -> list:
+    """A column's cells for the CSV writer: floats as numpy writes them, a date as its ISO
+    day, a date and time as ISO 8601 (the lexical form of CSVW's dateTime), a gap empty;
+    text that would run as a formula made inert."""
     if pd.api.types.is_float_dtype(column):
         return _float_text(column.to_numpy()).tolist()
     if pd.api.types.is_bool_dtype(column) or pd.api.types.is_integer_dtype(column):
         return column.tolist()
     if pd.api.types.is_datetime64_any_dtype(column):
-        return column.dt.strftime("%Y-%m-%d").fillna("").tolist()
+        shown = "%Y-%m-%dT%H:%M:%S" if datatype == "datetime" else "%Y-%m-%d"
+        return column.dt.strftime(shown).fillna("").tolist()
     # Only the distinct texts are looked at (a column of 43,000 chart rows holds a few
     # thousand), and a column is touched only when one of them would run as a formula.
     risky = [v for v in column.unique() if isinstance(v, str) and v.startswith(FORMULA_STARTS)]
