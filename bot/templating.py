@@ -6,6 +6,7 @@ shared by every part that speaks to people: email, chat transports, the CLI.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,24 +19,65 @@ from markupsafe import Markup
 class TemplateFiles(jinja2.FileSystemLoader):
     """The templates folder. An edited template is used from its next render; inside
     `checked_once` each file is looked at once, not on every render (a poll renders thousands
-    of answers, and each look is a stat of the file)."""
+    of answers, and each look is a stat of the file).
+
+    A template is out of date when any template it imports (at any depth) was edited too:
+    Jinja keeps a template's module, and with it the modules of what it imported, for as long
+    as the template's own file is unchanged, so an edit to `values.txt` was not used until
+    `outcomes.txt`, which imports it, changed as well."""
 
     def __init__(self, folder: str) -> None:
         super().__init__(folder)
         self.round: object | None = None  # set by `checked_once`
+        self._read: dict[str, tuple[Callable[[], bool], str]] = {}
 
     def get_source(self, environment: jinja2.Environment, template: str):
         source, filename, uptodate = super().get_source(environment, template)
+        checks = [uptodate, *self._imported_checks(environment, source, {template})]
         seen: dict[str, Any] = {"round": self.round, "fresh": True}  # just read
+
+        def files_unchanged() -> bool:
+            return all(check() for check in checks)
 
         def up_to_date() -> bool:
             if self.round is None:
-                return uptodate()
+                return files_unchanged()
             if seen.get("round") is not self.round:
-                seen["round"], seen["fresh"] = self.round, uptodate()
+                seen["round"], seen["fresh"] = self.round, files_unchanged()
             return seen["fresh"]
 
         return source, filename, up_to_date
+
+    def _imported_checks(
+        self, environment: jinja2.Environment, source: str, visited: set[str]
+    ) -> list[Callable[[], bool]]:
+        """Whether each file the source imports, includes or extends, at any depth, is unchanged
+        since now. A name only known at render time (a variable) is left out."""
+        checks = []
+        for name in REFERENCE.findall(source):
+            if name in visited:
+                continue
+            visited.add(name)
+            try:
+                uptodate, imported = self._read_once(environment, name)
+            except jinja2.TemplateNotFound:  # raised where it is used, as before
+                continue
+            checks.append(uptodate)
+            checks += self._imported_checks(environment, imported, visited)
+        return checks
+
+    def _read_once(self, environment: jinja2.Environment, name: str):
+        # Each file read once while it is unchanged: most templates import the same labels.
+        kept = self._read.get(name)
+        if kept is None or not kept[0]():
+            source, _, uptodate = super().get_source(environment, name)
+            kept = self._read[name] = (uptodate, source)
+        return kept
+
+
+# A reference by a literal name: {% import "x" %}, {% from "x" import y %}, {% include "x" %},
+# {% extends "x" %} (with or without the whitespace dashes).
+REFERENCE = re.compile(r"""\{%-?\s*(?:import|from|include|extends)\s+["']([^"']+)["']""")
 
 
 @contextmanager

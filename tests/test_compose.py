@@ -178,6 +178,36 @@ def test_within_checked_once_a_template_is_read_as_it_was_at_its_first_use(tmp_p
     assert env.get_template("note.txt").render() == "third", "outside, every render checks"
 
 
+def test_an_edit_to_an_imported_template_is_used_from_the_next_render(tmp_path):
+    from bot.templating import checked_once
+
+    (tmp_path / "outer.txt").write_text('{% import "inner.txt" as inner %}{% macro say() %}'
+                                        '{{ inner.word() }}{% endmacro %}')  # fmt: skip
+    (tmp_path / "inner.txt").write_text('{% from "deep.txt" import WORD %}'
+                                        '{% macro word() %}{{ WORD }}{% endmacro %}')  # fmt: skip
+    (tmp_path / "deep.txt").write_text('{% set WORD = "first" %}')
+    env = make_environment(tmp_path)
+
+    def said() -> str:
+        return str(env.get_template("outer.txt").module.say())  # as the outcome filter reads
+
+    def edit(name: str, words: str) -> None:
+        path = tmp_path / name
+        mtime = path.stat().st_mtime
+        path.write_text(words)
+        os.utime(path, (mtime + 5,) * 2)  # a later edit, whatever the clock
+
+    assert said() == "first"
+    edit("deep.txt", '{% set WORD = "second" %}')  # two imports down
+    assert said() == "second"
+    with checked_once(env):
+        assert said() == "second"
+        edit("deep.txt", '{% set WORD = "third" %}')
+        assert said() == "second", "one poll, one wording"
+    with checked_once(env):
+        assert said() == "third", "the next poll, the new one"
+
+
 class _NoOffset(tzinfo):
     """A zone that does not know its offset: format_datetime writes no zone at all for it."""
 
