@@ -59,7 +59,8 @@ class MaildirBackend:
             ]
         for _, name, sub, path in sorted(entries):
             try:
-                data = read_file(path)
+                with open(path, "rb") as file:
+                    data = file.read()
             except FileNotFoundError:  # taken by another poller in the meantime
                 continue
             yield InboundMail(key=f"{sub}/{name}", raw=data)
@@ -71,22 +72,15 @@ class MaildirBackend:
         crash replaces the file instead of adding a second copy.
         """
         found = str(message.get("Message-ID", ""))
-        message_id = found.strip()
-        digest = hashlib.sha1(message_id.encode()).hexdigest()[:20] if message_id else ""
-        self._sent += 1
-        name = f"{digest or time.time_ns()}.P{os.getpid()}Q{self._sent}.pmbot"
-        if digest:
-            name = f"{digest}.pmbot"
+        if message_id := found.strip():
+            name = f"{hashlib.sha1(message_id.encode()).hexdigest()[:20]}.pmbot"
+        else:
+            self._sent += 1
+            name = f"{time.time_ns()}.P{os.getpid()}Q{self._sent}.pmbot"
         outbox = os.path.join(self.root, "outbox")
         temporary = os.path.join(outbox, "tmp", name)
-        # os.open and os.write, as open(..., "wb") would, without its file objects' layers.
-        file = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        try:
-            data = memoryview(message.as_bytes())
-            while data:
-                data = data[os.write(file, data) :]
-        finally:
-            os.close(file)
+        with open(temporary, "wb") as file:
+            file.write(message.as_bytes())
         os.replace(temporary, os.path.join(outbox, "new", name))
         return found
 
@@ -122,16 +116,3 @@ class MaildirBackend:
     def deliver_to_inbox(self, message: EmailMessage | bytes) -> str:
         """Drop a message into the inbox as a mail server would (demo, tests, benchmarks)."""
         return self.inbox.add(message)
-
-
-def read_file(path: str) -> bytes:
-    """What `open(path, "rb").read()` gives, without its file objects: a poll reads every
-    message this way."""
-    file = os.open(path, os.O_RDONLY)
-    try:
-        chunks = []
-        while chunk := os.read(file, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(file)
