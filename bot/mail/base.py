@@ -10,10 +10,9 @@ import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from email.feedparser import FeedParser
+from email import message_from_bytes
 from email.message import Message
 from email.parser import BytesHeaderParser
-from email.policy import compat32
 from functools import cached_property
 from typing import Protocol
 
@@ -54,11 +53,7 @@ class InboundMail:
         try:
             # compat32 leaves headers as text until asked: ten times faster than
             # policy.default on a busy inbox, and bot.mail.replies reads either kind.
-            # What message_from_bytes does, fed in one piece rather than through a file
-            # read 8 kB at a time (the parser takes any split alike).
-            parser = FeedParser(policy=compat32)
-            parser.feed(self.raw.decode("ascii", "surrogateescape"))
-            return parser.close()
+            return message_from_bytes(self.raw)
         except (RecursionError, MemoryError, ValueError, LookupError, TypeError) as exc:
             raise UnreadableMail(f"cannot be parsed ({type(exc).__name__})") from exc
 
