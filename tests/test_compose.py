@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import datetime
 from email.policy import compat32
 from pathlib import Path
 
@@ -206,35 +206,6 @@ def test_an_edit_to_an_imported_template_is_used_from_the_next_render(tmp_path):
         assert said() == "second", "one poll, one wording"
     with checked_once(env):
         assert said() == "third", "the next poll, the new one"
-
-
-class _NoOffset(tzinfo):
-    """A zone that does not know its offset: format_datetime writes no zone at all for it."""
-
-    def utcoffset(self, dt):
-        return None
-
-    def dst(self, dt):
-        return None
-
-
-LONDON_TIMES = st.datetimes(
-    min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1),
-    timezones=st.sampled_from([LONDON, UTC, timezone(timedelta(hours=-5)), _NoOffset()]),
-)  # fmt: skip
-
-
-@settings(max_examples=500, deadline=None)
-@given(st.lists(LONDON_TIMES | st.datetimes(), min_size=1, max_size=6))
-def test_a_date_header_is_what_format_datetime_writes(times):
-    from email.utils import format_datetime
-
-    from bot.mail.compose import date_header
-
-    # The same instant in other zones, and a second later, right after one another.
-    more = [t.astimezone(UTC) for t in times if t.utcoffset() is not None]
-    for when in [*times, *more, *(t + timedelta(microseconds=999_999) for t in times)]:
-        assert date_header(when) == format_datetime(when)
 
 
 def test_a_refusal_is_worded_by_the_templates_as_they_are_in_each_poll(tmp_path):

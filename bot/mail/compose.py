@@ -163,8 +163,7 @@ class Composer:
         # Random, and short enough for the Content-Type header to fit on one line; "=_"
         # cannot occur in a base64 body.
         # Headers are stored with set_raw, which is what compat32's `message[name] = value`
-        # does, without asking the policy for each; the From and Date texts are kept
-        # (`sender_header`, `date_header`).
+        # does, without asking the policy for each.
         boundary = f"=_{secrets.token_hex(12)}"
         message = Composed(policy=PLAIN_HEADERS)
         message.boundary = boundary
@@ -172,10 +171,10 @@ class Composer:
         message.set_raw("MIME-Version", "1.0")
         message.attach(text_part(text, "plain"))
         message.attach(text_part(html, "html"))
-        message.set_raw("From", sender_header(self.mail_from))
+        message.set_raw("From", formataddr(("pmbot", self.mail_from)))
         message.set_raw("To", to)
         message.set_raw("Subject", subject if subject.isascii() else Header(subject, "utf-8"))
-        message.set_raw("Date", date_header(now))
+        message.set_raw("Date", format_datetime(now))
         message.set_raw("Message-ID", make_msgid(idstring=kind, domain=self.domain))
         mark_automatic(message, kind)
         return message
@@ -255,24 +254,6 @@ class Composer:
         message = self.new_message("confirmation", to, subject, now, text, html)
         thread(message, original)
         return message
-
-
-@functools.lru_cache(maxsize=4)
-def sender_header(mail_from: str) -> str:
-    """The From of everything pmbot sends: "pmbot <address>"."""
-    return formataddr(("pmbot", mail_from))
-
-
-def date_header(now: datetime) -> str:
-    """`format_datetime(now)`, worked out once a second: a busy poll answers many replies in
-    each, and the text has no finer part than the second and the offset from UTC."""
-    return _date_text(now.replace(microsecond=0), now.utcoffset(), now.tzinfo is None)
-
-
-@functools.lru_cache(maxsize=4)
-def _date_text(second: datetime, offset, naive: bool) -> str:
-    # Keyed on the offset too: datetimes equal as instants but in other zones are one key.
-    return format_datetime(second)
 
 
 def text_part(text: str, subtype: str) -> Message:
