@@ -57,31 +57,3 @@ def test_a_header_block_is_checked_whatever_its_first_word():
     for word in ("From", "von", "De", "van", "da", "Från", "fra", "od", "*From", " FROM"):
         text = f"OD-01: 4\n{word}: Bot\nSent: Monday\nTo: Jane\nOD-01: 12"
         assert replies.strip_quoted(text) == "OD-01: 4", word
-
-
-# Content-Type values: the plain ones the direct read takes, and the ones it must leave to
-# the stdlib (RFC 2231, two charsets, comments, folds, odd blanks, quotes inside quotes).
-CONTENT_TYPES = st.lists(
-    st.sampled_from([
-        "text/plain", "TEXT/HTML", "text", "/", ";", " ", "\t", "\n ", "\x1c", "charset",
-        "CharSet", "=", '"', "utf-8", "UTF-8", "iso-8859-1", "x\\y", "*", "*0*", "''", "'",
-        "us-ascii''utf%2D8", "format=flowed", "(comment)", "é", "delsp=yes", ":", "+",
-    ]),
-    max_size=12,
-).map("".join)
-
-
-@settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
-@given(CONTENT_TYPES | st.text(max_size=40))
-def test_a_charset_is_read_as_the_stdlib_reads_it(content_type):
-    from email.message import Message
-
-    part = Message()
-    part["Content-Type"] = content_type
-    assert replies._charset(part) == part.get_content_charset()
-    plain = Message()
-    plain["Content-Type"] = f"text/plain; charset={content_type}"
-    assert replies._charset(plain) == plain.get_content_charset()
-    quoted = Message()
-    quoted["Content-Type"] = f'text/plain;charset="{content_type}"'
-    assert replies._charset(quoted) == quoted.get_content_charset()

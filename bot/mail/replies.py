@@ -193,7 +193,7 @@ def _decoded(part: Message) -> str:
     if not isinstance(payload, bytes):
         return ""
     try:
-        codec = codecs.lookup(_charset(part) or "us-ascii").name
+        codec = codecs.lookup(part.get_content_charset() or "us-ascii").name
         if codec not in ("ascii", "iso8859-1", "cp1252"):
             return payload.decode(codec, errors="replace")
     except (LookupError, UnicodeError):  # an unknown label, or a non-text codec like "base64"
@@ -204,24 +204,6 @@ def _decoded(part: Message) -> str:
         return payload.decode("utf-8")
     except UnicodeDecodeError:
         return payload.decode("cp1252", errors="replace")
-
-
-# A Content-Type of a type and one charset, quoted or not: 'text/plain; charset="utf-8"'.
-_TOKEN = r"[A-Za-z0-9!#$%&'*+.^_`|~-]+"
-_ONLY_CHARSET = re.compile(
-    _TOKEN + "/" + _TOKEN + r"""[ \t]*;[ \t]*charset[ \t]*=[ \t]*("?)([A-Za-z0-9_.:+-]+)\1[ \t]*""",
-    re.IGNORECASE,
-)
-
-
-def _charset(part: Message) -> str | None:
-    """`part.get_content_charset()`, read directly from the plain Content-Type nearly every
-    text part has; the stdlib's parameter parser (quoting, RFC 2231) was a tenth of reading
-    a reply. Anything else is left to it."""
-    value = part.get("Content-Type")
-    if isinstance(value, str) and (plain := _ONLY_CHARSET.fullmatch(value)):
-        return plain.group(2).lower()
-    return part.get_content_charset()
 
 
 def _param(part: Message, name: str) -> str:
